@@ -1,0 +1,42 @@
+# Everything on a fresh machine: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# torch is installed first, pinned, from the constraints file (a plain `pip install torch`
+# would pull a multi-GB CUDA build on CPU machines).
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: install demo test test-fast lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	rm -rf .automoa-demo
+	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo --study demo
+	$(BIN)/automoa status --workdir .automoa-demo --study demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check automoa tests benchmarks
+	$(BIN)/ruff format --check automoa tests benchmarks
+
+format: install
+	$(BIN)/ruff check --fix automoa tests benchmarks
+	$(BIN)/ruff format automoa tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/controller_overhead.py
+
+clean:
+	rm -rf $(VENV) .automoa-demo .pytest_cache build *.egg-info

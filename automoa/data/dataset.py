@@ -1,0 +1,69 @@
+"""The :class:`Dataset` every part of automoa works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Training data (and optional test features) for one multi-label problem.
+
+    Attributes:
+        X: float32 features, shape (n, d); categoricals already encoded.
+        Y: uint8 scored targets, shape (n, L), values 0/1.
+        feature_names: d column names.
+        target_names: L scored target names, in training order.
+        ids: n row ids (strings).
+        groups: optional n group labels (e.g. MoA ``drug_id``) for group-aware folds.
+        Y_aux: optional uint8 (n, A) auxiliary (non-scored) targets.
+        aux_names: A auxiliary target names.
+        known_negative: optional boolean (n,) mask of rows whose labels are all 0 by
+            construction (MoA ``ctl_vehicle`` controls): never trained on, predicted 0.
+        X_test: optional float32 test features with the same columns as ``X``.
+        test_ids: ids of the test rows.
+        test_known_negative: optional boolean mask of known-negative test rows.
+        name: a short name for the data (used as the default study name).
+        source: where the data was read from.
+        fingerprint: sha256 of the training data; a study refuses data with another one.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    ids: np.ndarray
+    groups: np.ndarray | None = None
+    Y_aux: np.ndarray | None = None
+    aux_names: tuple[str, ...] = ()
+    known_negative: np.ndarray | None = None
+    X_test: np.ndarray | None = None
+    test_ids: np.ndarray | None = None
+    test_known_negative: np.ndarray | None = None
+    name: str = "data"
+    source: str = ""
+    fingerprint: str = field(default="")
+
+    @property
+    def n_rows(self) -> int:
+        """Number of training rows."""
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns."""
+        return int(self.X.shape[1])
+
+    @property
+    def n_labels(self) -> int:
+        """Number of scored targets."""
+        return int(self.Y.shape[1])
+
+    @property
+    def trainable_mask(self) -> np.ndarray:
+        """Boolean mask of rows that may be trained on (not known-negative)."""
+        if self.known_negative is None:
+            return np.ones(self.n_rows, dtype=bool)
+        return ~self.known_negative

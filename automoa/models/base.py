@@ -1,0 +1,97 @@
+"""The ModelFamily contract every model family implements.
+
+A family is constructed from its sampled parameters, fitted on one training fold, and returns a
+:class:`FittedModel` whose state is saved in safe formats (JSON + numpy arrays, never a pickle).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from automoa.search.deadline import Deadline
+
+
+@dataclass
+class ModelState:
+    """A fitted model in safe formats.
+
+    Attributes:
+        family: the family name, used to find the class that restores it.
+        meta: JSON-serialisable settings.
+        arrays: named numpy arrays (saved with ``allow_pickle=False``).
+    """
+
+    family: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class FittedModel(ABC):
+    """A model fitted on one training fold."""
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Predicted probabilities, float32 of shape (n, L), in [0, 1]."""
+
+    @abstractmethod
+    def state(self) -> ModelState:
+        """The model in safe formats (see :class:`ModelState`)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: ModelState) -> FittedModel:
+        """Restore a model saved by :meth:`state`."""
+
+
+class ModelFamily(ABC):
+    """A searchable model family.
+
+    Subclasses set :attr:`name`, implement :meth:`fit`, and are registered with
+    :func:`automoa.models.registry.register`. Parameters arrive as keyword arguments with the
+    names used in the family's YAML block; unknown names raise ``TypeError`` early.
+
+    Attributes:
+        name: registry name, as written in search spaces.
+        uses_loss: whether the family trains with a selectable loss (torch families).
+        fitted_class: the :class:`FittedModel` subclass it produces.
+    """
+
+    name: ClassVar[str]
+    uses_loss: ClassVar[bool] = False
+    fitted_class: ClassVar[type[FittedModel]]
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def fit(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        X_valid: np.ndarray | None = None,
+        Y_valid: np.ndarray | None = None,
+        deadline: Deadline | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> FittedModel:
+        """Fit on one training fold.
+
+        Args:
+            X: float32 (n, d) training features.
+            Y: uint8 (n, L) training labels.
+            X_valid: validation features, for early stopping only (never fitted on).
+            Y_valid: validation labels, for early stopping only.
+            deadline: the budget; long loops check it and stop or raise
+                :class:`~automoa.exceptions.BudgetExhausted`.
+            seed: random seed.
+            device: ``"cpu"`` or ``"cuda"``; families that cannot use it ignore it.
+
+        Returns:
+            The fitted model.
+        """
