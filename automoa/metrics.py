@@ -1,9 +1,9 @@
 """The competition metric: mean column-wise binary log loss.
 
-Convention (the Kaggle MoA one): the mean over the L scored targets of the binary log loss over
-all rows, natural log, predictions clipped to ``[eps, 1 - eps]`` with ``eps = 1e-15``. Known-negative
-rows (MoA controls) are included and predicted 0, so they contribute ~0 loss. Every score automoa
-reports uses this one definition.
+Convention (the Kaggle MoA one): the mean over the L scored targets of the binary log loss
+over all rows, natural log, predictions clipped to ``[eps, 1 - eps]`` with ``eps = 1e-15``.
+Known-negative rows (MoA controls) are included and predicted 0, so they contribute ~0 loss.
+Every score automoa reports uses this one definition.
 """
 
 from __future__ import annotations

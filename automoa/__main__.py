@@ -1,0 +1,3 @@
+from automoa.cli import main
+
+main()

@@ -1,0 +1,140 @@
+"""The Python API behind the command line: load data, run a search, read a study."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+
+from automoa.data import Dataset, load
+from automoa.exceptions import ConfigError, StudyError
+from automoa.search.controller import SearchOutcome, TrialEvent, run_search
+from automoa.search.deadline import parse_duration
+from automoa.search.study import (
+    StudyLocation,
+    StudyMeta,
+    load_existing,
+    make_storage,
+    resolve_location,
+    study_name_for,
+)
+from automoa.spaces import load_space
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``."""
+    if device not in DEVICES:
+        raise ConfigError(f"--device: expected one of {', '.join(DEVICES)}, got {device!r}")
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_data(
+    data: str | Path | Dataset | None = None,
+    *,
+    features: str | Path | None = None,
+    targets: str | Path | None = None,
+    test_features: str | Path | None = None,
+    id_col: str | None = None,
+    group_col: str | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from a directory, explicit files, ``bundled:NAME``, or as is."""
+    if isinstance(data, Dataset):
+        return data
+    if data is None and (features is None or targets is None):
+        raise ConfigError("--data: give a data directory, or both --features and --targets")
+    return load(
+        data,
+        features=features,
+        targets=targets,
+        test_features=test_features,
+        id_col=id_col,
+        group_col=group_col,
+    )
+
+
+def search(
+    data: str | Path | Dataset,
+    *,
+    budget: str | float,
+    space: str | Path = "default",
+    storage: str | None = None,
+    study: str | None = None,
+    workdir: str | Path | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    device: str = "auto",
+    max_trials: int | None = None,
+    on_start: Callable[[StudyMeta, int], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+) -> SearchOutcome:
+    """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
+
+    Args:
+        data: a data directory (MoA or generic layout), ``bundled:yeast``, or a Dataset.
+        budget: wall clock for this call (``90s``, ``10m``, ``6h``, ``1h30m`` or seconds).
+        space: a shipped space name (``default``, ``fast``, ``moa``) or a YAML path.
+        storage: Optuna storage URL; default a SQLite file in ``workdir``.
+        study: study name; default derived from the data's name.
+        workdir: run directory (default ``./automoa-work``).
+        folds: number of CV folds (fixed when the study is created).
+        seed: study seed.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        max_trials: stop after this many new trials.
+        on_start: progress hook, called once.
+        on_trial: progress hook, called after each trial.
+
+    Returns:
+        The outcome, with the study.
+    """
+    budget_seconds = parse_duration(budget)
+    if max_trials is not None and max_trials < 1:
+        raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
+    dataset = load_data(data)
+    location = resolve_location(study or study_name_for(dataset.name), workdir, storage)
+    return run_search(
+        dataset,
+        location,
+        load_space(space),
+        budget_seconds=budget_seconds,
+        n_splits=folds,
+        seed=seed,
+        device=resolve_device(device),
+        max_trials=max_trials,
+        on_start=on_start,
+        on_trial=on_trial,
+    )
+
+
+def open_study(
+    study: str | None = None,
+    *,
+    workdir: str | Path | None = None,
+    storage: str | None = None,
+) -> optuna.Study:
+    """Load an existing study for reading; without a name, the storage's only study.
+
+    Raises:
+        StudyError: no such storage or study, or several studies and no name.
+    """
+    if study is None:
+        probe = resolve_location("", workdir, storage)
+        url = probe.storage
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
+        summaries = optuna.get_all_study_summaries(make_storage(url), include_best_trial=False)
+        names = sorted(s.study_name for s in summaries)
+        if len(names) != 1:
+            listed = ", ".join(names) or "none"
+            raise StudyError(f"--study: name one of the studies in {url}: {listed}")
+        study = names[0]
+    location: StudyLocation = resolve_location(study, workdir, storage)
+    return load_existing(location)

@@ -1,0 +1,247 @@
+"""The ``automoa`` command line: a thin table of commands over the Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from automoa import api
+from automoa.exceptions import AutomoaError
+from automoa.report.leaderboard import leaderboard, status
+
+app = typer.Typer(
+    help="AutoML for multi-label tabular classification under heavy label imbalance.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Check and generate data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def user_errors(command: F) -> F:
+    """Turn automoa errors into one ``error:`` line and exit code 2; show data warnings."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return command(*args, **kwargs)
+            except AutomoaError as exc:
+                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            finally:
+                for warning in caught:
+                    if issubclass(warning.category, UserWarning):
+                        err.print(f"warning: {warning.message}", markup=False, soft_wrap=True)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# Options shared by every command that works on a study.
+WorkdirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workdir", help="Run directory: SQLite study + artifacts [default: ./automoa-work]."
+    ),
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option("--storage", help="Optuna storage URL (overrides the workdir's SQLite)."),
+]
+StudyOpt = Annotated[
+    str | None, typer.Option("--study", help="Study name [default: from the data].")
+]
+FeaturesOpt = Annotated[
+    Path | None, typer.Option("--features", help="Features file (CSV, .csv.gz, parquet).")
+]
+TargetsOpt = Annotated[Path | None, typer.Option("--targets", help="Targets file.")]
+TestOpt = Annotated[Path | None, typer.Option("--test-features", help="Test features file.")]
+IdColOpt = Annotated[
+    str | None, typer.Option("--id-col", help="Id column [default: id or sig_id].")
+]
+GroupColOpt = Annotated[
+    str | None, typer.Option("--group-col", help="Group column for group-aware folds.")
+]
+
+
+@app.command("search")
+@user_errors
+def search_command(
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="Data directory (MoA or generic layout) or bundled:yeast."),
+    ] = None,
+    budget: Annotated[
+        str, typer.Option("--budget", help="Wall clock: 90s, 10m, 6h, 1h30m.")
+    ] = "10m",
+    space: Annotated[
+        str, typer.Option("--space", help="default, fast, moa, or a YAML file.")
+    ] = "default",
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    workdir: WorkdirOpt = None,
+    folds: Annotated[int, typer.Option("--folds", help="CV folds (fixed per study).")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Study seed.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    max_trials: Annotated[
+        int | None, typer.Option("--max-trials", help="Stop after N new trials.")
+    ] = None,
+    features: FeaturesOpt = None,
+    targets: TargetsOpt = None,
+    test_features: TestOpt = None,
+    id_col: IdColOpt = None,
+    group_col: GroupColOpt = None,
+) -> None:
+    """Search pipelines within the budget; running it again resumes the same study."""
+    from automoa.report.console import SearchProgress, leaderboard_table
+    from automoa.search.deadline import parse_duration
+
+    budget_seconds = parse_duration(budget)
+    dataset = api.load_data(
+        data,
+        features=features,
+        targets=targets,
+        test_features=test_features,
+        id_col=id_col,
+        group_col=group_col,
+    )
+    with SearchProgress(out, budget_seconds) as progress:
+        outcome = api.search(
+            dataset,
+            budget=budget_seconds,
+            space=space,
+            storage=storage,
+            study=study,
+            workdir=workdir,
+            folds=folds,
+            seed=seed,
+            device=device,
+            max_trials=max_trials,
+            on_start=progress.on_start,
+            on_trial=progress.on_trial,
+        )
+    board = leaderboard(outcome.study)
+    out.print(leaderboard_table(board, limit=10, title=f"study {outcome.study.study_name}: top 10"))
+    summary = status(outcome.study)
+    prior = summary["prior_cv_log_loss"]
+    best = summary["best"]
+    out.print(
+        f"{outcome.trials_run} trials this run in {outcome.seconds:.0f}s "
+        f"(stopped by {outcome.stopped_by}); {summary['n_trials']} in the study."
+    )
+    if best is None:
+        out.print(f"no complete trial yet; prior CV log loss {prior:.5f}")
+    else:
+        gain = 100.0 * (prior - best["value"]) / prior
+        out.print(
+            f"best CV log loss {best['value']:.5f} (trial {best['number']}, {best['family']}) "
+            f"vs constant prior {prior:.5f}: {gain:+.1f}% better"
+        )
+    if outcome.stopped_by == "interrupted":
+        err.print("interrupted: every finished trial is saved; run the same command to resume.")
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command("status")
+@user_errors
+def status_command(
+    study: StudyOpt = None,
+    workdir: WorkdirOpt = None,
+    storage: StorageOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows of the leaderboard to show.")] = 20,
+) -> None:
+    """Print the leaderboard of a study (or, with --json, its full status)."""
+    from automoa.report.console import leaderboard_table
+
+    opened = api.open_study(study, workdir=workdir, storage=storage)
+    summary = status(opened)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary["states"].items()))
+    out.print(
+        f"study {summary['study']} on {summary['data']}: {summary['n_trials']} trials ({states})"
+    )
+    out.print(leaderboard_table(leaderboard(opened), limit=limit))
+    best = summary["best"]
+    line = f"prior CV log loss {summary['prior_cv_log_loss']:.5f}"
+    if best is not None:
+        line = (
+            f"best CV log loss {best['value']:.5f} (trial {best['number']}, {best['family']}); "
+            + line
+        )
+    out.print(line)
+
+
+@data_app.command("check")
+@user_errors
+def data_check_command(
+    path: Annotated[str | None, typer.Argument(help="Data directory or bundled:yeast.")] = None,
+    features: FeaturesOpt = None,
+    targets: TargetsOpt = None,
+    test_features: TestOpt = None,
+    id_col: IdColOpt = None,
+    group_col: GroupColOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Validate a dataset and print its shape, label counts and groups (or the errors)."""
+    from automoa.data import describe
+
+    dataset = api.load_data(
+        path,
+        features=features,
+        targets=targets,
+        test_features=test_features,
+        id_col=id_col,
+        group_col=group_col,
+    )
+    summary = describe(dataset)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
+        return
+    for line in summary.to_lines():
+        out.print(line, markup=False)
+
+
+@data_app.command("make-moa-like")
+@user_errors
+def make_moa_like_command(
+    out_dir: Annotated[
+        Path, typer.Argument(help="Directory to write (must not contain MoA files).")
+    ],
+    rows: Annotated[int, typer.Option("--rows", help="Training rows.")] = 2000,
+    targets: Annotated[int, typer.Option("--targets", help="Scored targets.")] = 206,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic dataset in the Kaggle MoA layout with MoA's statistics."""
+    from automoa.data import make_moa_like
+
+    path = make_moa_like(out_dir, rows=rows, targets=targets, seed=seed)
+    out.print(f"wrote MoA-like data ({rows} rows, {targets} targets) to {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Leaderboards and reports of studies."""
+
+from automoa.report.leaderboard import leaderboard, status
+
+__all__ = ["leaderboard", "status"]

@@ -1,0 +1,98 @@
+"""The leaderboard and status of a study, as a DataFrame and as JSON-ready data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from automoa.search.study import read_meta
+
+LEADERBOARD_COLUMNS = ["rank", "trial", "family", "cv_log_loss", "fold_std", "seconds", "state"]
+_STATE_ORDER = {"COMPLETE": 0, "PRUNED": 1, "RUNNING": 2, "WAITING": 3, "FAIL": 4}
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: complete trials ranked by CV log loss first, then the others.
+
+    Columns: rank (complete trials only), trial, family, cv_log_loss, fold_std, seconds, state,
+    reason (why a trial was pruned or failed).
+    """
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        rows.append(
+            {
+                "trial": trial.number,
+                "family": attrs.get("family", trial.params.get("model.family", "?")),
+                "cv_log_loss": _finite(trial.value) if trial.values else None,
+                "fold_std": attrs.get("cv_std"),
+                "seconds": attrs.get("seconds"),
+                "state": trial.state.name,
+                "reason": attrs.get("failure_reason") or attrs.get("prune_reason"),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[*LEADERBOARD_COLUMNS[1:], "reason"])
+    if frame.empty:
+        return frame.assign(rank=pd.Series(dtype="Int64"))[[*LEADERBOARD_COLUMNS, "reason"]]
+    frame["_order"] = frame["state"].map(_STATE_ORDER).fillna(9)
+    frame = frame.sort_values(["_order", "cv_log_loss", "trial"], na_position="last")
+    complete = frame["state"] == "COMPLETE"
+    frame["rank"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame.loc[complete, "rank"] = np.arange(1, int(complete.sum()) + 1)
+    return frame.drop(columns="_order").reset_index(drop=True)[[*LEADERBOARD_COLUMNS, "reason"]]
+
+
+def status(study: optuna.Study) -> dict[str, Any]:
+    """The state of a study for scripts (``automoa status --json``).
+
+    Keys: ``study``, ``n_trials``, ``states`` (count per state), ``prior_cv_log_loss``, ``best``
+    (``value``, ``number``, ``family``, ``params``; ``None`` before the first complete trial),
+    ``metric``, ``n_splits``, ``space``, ``data`` and ``trials`` (``number``, ``state``,
+    ``value``, ``family``, ``seconds``, ``params``, ``fold_scores``, ``reason``).
+    """
+    meta = read_meta(study)
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best_trial = min(complete, key=lambda t: t.value, default=None)
+    best = None
+    if best_trial is not None:
+        best = {
+            "value": best_trial.value,
+            "number": best_trial.number,
+            "family": best_trial.user_attrs.get("family"),
+            "params": best_trial.params,
+        }
+    return {
+        "study": study.study_name,
+        "data": meta.data_name,
+        "n_trials": len(trials),
+        "states": states,
+        "prior_cv_log_loss": meta.prior_cv_log_loss,
+        "best": best,
+        "metric": meta.metric,
+        "n_splits": meta.n_splits,
+        "space": meta.space_name,
+        "trials": [
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": _finite(t.value) if t.values else None,
+                "family": t.user_attrs.get("family"),
+                "seconds": t.user_attrs.get("seconds"),
+                "params": t.params,
+                "fold_scores": t.user_attrs.get("fold_scores"),
+                "reason": t.user_attrs.get("failure_reason") or t.user_attrs.get("prune_reason"),
+            }
+            for t in trials
+        ],
+    }

@@ -1,0 +1,64 @@
+"""Trial artifacts (OOF and test prediction matrices) through Optuna's artifact store.
+
+Writes are atomic: the file appears under its final name only once complete, so a crash never
+leaves a half-written artifact that a reader could take for a whole one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+
+class AtomicFileSystemArtifactStore(FileSystemArtifactStore):
+    """Optuna's file-system artifact store with write-to-temp-then-rename writes."""
+
+    def __init__(self, base_path: str | Path) -> None:
+        Path(base_path).mkdir(parents=True, exist_ok=True)
+        super().__init__(base_path)
+        self.base_path = Path(base_path)
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        final_path = self._get_filepath(artifact_id)
+        fd, tmp_name = tempfile.mkstemp(dir=final_path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while chunk := content_body.read(1 << 20):
+                    tmp.write(chunk)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, final_path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+
+def save_array(
+    store: AtomicFileSystemArtifactStore,
+    trial: optuna.Trial,
+    array: np.ndarray,
+    name: str,
+) -> str:
+    """Save ``array`` as a ``.npy`` artifact of ``trial``; returns the artifact id."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.npy"
+        np.save(path, array, allow_pickle=False)
+        return upload_artifact(
+            artifact_store=store,
+            file_path=str(path),
+            study_or_trial=trial,
+            mimetype="application/x-npy",
+        )
+
+
+def load_array(store: AtomicFileSystemArtifactStore, artifact_id: str) -> np.ndarray:
+    """Load a ``.npy`` artifact saved by :func:`save_array`."""
+    with store.open_reader(artifact_id) as reader:
+        return np.load(io.BytesIO(reader.read()), allow_pickle=False)

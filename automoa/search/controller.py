@@ -1,0 +1,263 @@
+"""The search loop: Optuna ask/tell over pipelines until the budget (or trial count) is spent."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+import sklearn
+
+from automoa import __version__
+from automoa.data.dataset import Dataset
+from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
+from automoa.search.deadline import Deadline
+from automoa.search.objective import TrialStopped, evaluate
+from automoa.search.study import StudyLocation, StudyMeta, open_study
+from automoa.spaces import SearchSpace, default_params, sample
+
+#: Trials of one family whose fold times estimate the next trial's.
+_TIMING_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """What the progress display hears after each trial."""
+
+    number: int
+    state: str
+    family: str
+    value: float | None
+    seconds: float
+    reason: str | None
+    best_value: float | None
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The end of one ``search`` invocation."""
+
+    study: optuna.Study
+    meta: StudyMeta
+    created: bool
+    trials_run: int
+    stopped_by: str  # "budget", "trials", "interrupted"
+    seconds: float
+
+
+def package_versions() -> dict[str, str]:
+    """Versions that determine a trial's result."""
+    return {
+        "automoa": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "optuna": optuna.__version__,
+    }
+
+
+def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESampler:
+    """Multivariate, grouped TPE for conditional spaces.
+
+    Seeded with ``seed + n_existing_trials`` so that a resumed search does not replay the random
+    start-up points of the first run, while a fresh study with the same seed repeats exactly.
+    """
+    return optuna.samplers.TPESampler(
+        seed=seed + n_existing_trials,
+        multivariate=True,
+        group=True,
+        constant_liar=True,
+        warn_independent_sampling=False,
+    )
+
+
+def make_pruner() -> optuna.pruners.BasePruner:
+    """Fold-level pruning of clearly bad trials: worse than 3 in 4 trials at the same fold."""
+    return optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=0)
+
+
+def _expected_fold_seconds(study: optuna.Study, family: str) -> float:
+    """Median fold time of the family's recent complete trials (0 when none yet)."""
+    times: list[float] = []
+    for trial in reversed(
+        study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    ):
+        if trial.user_attrs.get("family") == family:
+            times.extend(trial.user_attrs.get("fold_seconds", []))
+            if len(times) >= _TIMING_WINDOW * 5:
+                break
+    return float(np.median(times)) if times else 0.0
+
+
+class _Objective:
+    """Evaluates one Optuna trial and records its artifacts and attributes."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        meta: StudyMeta,
+        space: SearchSpace,
+        store: AtomicFileSystemArtifactStore,
+        deadline: Deadline,
+        seed: int,
+        device: str,
+    ) -> None:
+        self.dataset = dataset
+        self.meta = meta
+        self.space = space
+        self.store = store
+        self.deadline = deadline
+        self.seed = seed
+        self.device = device
+        self.versions = package_versions()
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = sample(trial, self.space)
+        trial.set_user_attr("family", config.family)
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("seed", self.seed)
+
+        def report(fold: int, mean_loss: float) -> bool:
+            trial.report(mean_loss, fold)
+            return trial.should_prune()
+
+        result = evaluate(
+            config,
+            self.dataset,
+            self.meta.folds,
+            deadline=self.deadline,
+            reporter=report,
+            seed=self.seed,
+            device=self.device,
+            expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
+        )
+        trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
+        if result.test_pred is not None:
+            test_id = save_array(self.store, trial, result.test_pred, "test")
+            trial.set_user_attr("test_artifact", test_id)
+        trial.set_user_attr("fold_scores", result.fold_scores)
+        trial.set_user_attr("fold_seconds", result.fold_seconds)
+        trial.set_user_attr("fit_seconds", float(sum(result.fold_seconds)))
+        trial.set_user_attr("cv_std", result.fold_std)
+        trial.set_user_attr("versions", self.versions)
+        return result.cv_score
+
+
+def run_search(
+    dataset: Dataset,
+    location: StudyLocation,
+    space: SearchSpace,
+    *,
+    budget_seconds: float,
+    n_splits: int = 5,
+    seed: int = 0,
+    device: str = "cpu",
+    max_trials: int | None = None,
+    on_start: Callable[[StudyMeta, int], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+) -> SearchOutcome:
+    """Search pipelines for ``dataset`` until the budget or the trial count is spent.
+
+    Running it again on the same location continues the same study. Each trial is cross-
+    validated on the study's folds; its out-of-fold (and test) predictions are saved as
+    artifacts before it is marked complete. A failing trial is recorded with its reason and the
+    search goes on; Ctrl-C marks the running trial failed and returns, losing no finished trial.
+
+    Args:
+        dataset: the data (must match the study's fingerprint when resuming).
+        location: storage URL, study name, artifact directory.
+        space: the search space (must match the study's when resuming).
+        budget_seconds: wall clock for this invocation, study set-up included.
+        n_splits: number of folds (fixed at study creation).
+        seed: the study seed (folds, sampler, model seeds).
+        device: ``cpu`` or ``cuda`` for families that can use it.
+        max_trials: stop after this many new trials.
+        on_start: called once with the study facts and its number of existing trials.
+        on_trial: called after every trial.
+
+    Returns:
+        The outcome.
+    """
+    deadline = Deadline(budget_seconds)
+    started = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study, meta, created = open_study(
+        location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
+    )
+    n_existing = len(study.get_trials(deepcopy=False))
+    # The sampler's seed depends on the trial count, known only once the study is open.
+    study.sampler = make_sampler(seed, n_existing)
+    if created:
+        for family in space.families:
+            study.enqueue_trial(default_params(space, family), skip_if_exists=True)
+    if on_start is not None:
+        on_start(meta, n_existing)
+
+    objective = _Objective(
+        dataset,
+        meta,
+        space,
+        AtomicFileSystemArtifactStore(location.artifacts_dir),
+        deadline,
+        seed,
+        device,
+    )
+    trials_run = 0
+    stopped_by = "budget"
+    best = _best_value(study)
+    while True:
+        if max_trials is not None and trials_run >= max_trials:
+            stopped_by = "trials"
+            break
+        if deadline.expired():
+            break
+        trial = study.ask()
+        trial_started = time.perf_counter()
+        state = optuna.trial.TrialState.COMPLETE
+        value: float | None = None
+        reason: str | None = None
+        try:
+            value = objective(trial)
+        except TrialStopped as stop:
+            state, reason = optuna.trial.TrialState.PRUNED, stop.reason
+            trial.set_user_attr("fold_scores", stop.fold_scores)
+        except KeyboardInterrupt:
+            state, reason = optuna.trial.TrialState.FAIL, "interrupted by the user (Ctrl-C)"
+            stopped_by = "interrupted"
+        except Exception as exc:  # a failing pipeline must not end the search
+            state, reason = optuna.trial.TrialState.FAIL, f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - trial_started
+        trial.set_user_attr("seconds", seconds)
+        if reason is not None:
+            trial.set_user_attr(
+                "failure_reason" if state.name == "FAIL" else "prune_reason", reason
+            )
+        study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        trials_run += 1
+        if value is not None and (best is None or value < best):
+            best = value
+        if on_trial is not None:
+            on_trial(
+                TrialEvent(
+                    trial.number,
+                    state.name,
+                    trial.user_attrs.get("family", "?"),
+                    value,
+                    seconds,
+                    reason,
+                    best,
+                )
+            )
+        if stopped_by == "interrupted" or (reason or "").startswith("budget"):
+            break
+    return SearchOutcome(
+        study, meta, created, trials_run, stopped_by, time.perf_counter() - started
+    )
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return min((t.value for t in complete), default=None)

@@ -1,0 +1,179 @@
+"""One trial: a pipeline evaluated by K-fold cross-validation on the study's shared folds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from automoa.data.dataset import Dataset
+from automoa.exceptions import BudgetExhausted, PruneTrial
+from automoa.folds import fold_indices
+from automoa.metrics import mean_columnwise_log_loss
+from automoa.models.base import FittedModel
+from automoa.models.registry import get_family
+from automoa.preprocessing.chain import FittedChain, fit_chain
+from automoa.search.deadline import Deadline
+from automoa.spaces.config import PipelineConfig
+
+#: Called after each fold with (fold number, mean loss of the folds so far); returns True when
+#: the trial should stop (pruned).
+FoldReporter = Callable[[int, float], bool]
+
+
+class TrialStopped(Exception):
+    """The trial stopped before scoring every fold (pruned, or out of budget)."""
+
+    def __init__(self, reason: str, fold_scores: list[float]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fold_scores = fold_scores
+
+
+@dataclass
+class FoldModel:
+    """A fitted preprocessing chain and model of one fold."""
+
+    chain: FittedChain
+    model: FittedModel
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Predict raw rows (the chain is applied first)."""
+        return self.model.predict_proba(self.chain.transform(X))
+
+
+@dataclass
+class TrialResult:
+    """The outcome of a fully cross-validated pipeline.
+
+    Attributes:
+        oof: float32 (n, L) out-of-fold predictions, aligned with the dataset's rows;
+            known-negative rows are 0.
+        cv_score: the metric on ``oof`` against all rows.
+        fold_scores: the metric on each fold's validation rows.
+        fold_seconds: wall seconds of each fold (fit + predict).
+        test_pred: float32 test predictions averaged over fold models, or ``None``.
+        fold_models: the fitted models, when asked to keep them.
+    """
+
+    oof: np.ndarray
+    cv_score: float
+    fold_scores: list[float]
+    fold_seconds: list[float]
+    test_pred: np.ndarray | None = None
+    fold_models: list[FoldModel] = field(default_factory=list)
+
+    @property
+    def fold_std(self) -> float:
+        """Standard deviation of the fold scores."""
+        return float(np.std(self.fold_scores))
+
+
+def evaluate(
+    config: PipelineConfig,
+    dataset: Dataset,
+    fold_of: np.ndarray,
+    *,
+    deadline: Deadline | None = None,
+    reporter: FoldReporter | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    expected_fold_seconds: float = 0.0,
+    keep_models: bool = False,
+) -> TrialResult:
+    """Cross-validate ``config`` on the shared folds.
+
+    For each fold, the preprocessing chain and the model are fitted on the fold's training rows
+    only (known-negative rows excluded); validation and test rows are only transformed and
+    predicted. Known-negative rows are predicted 0.
+
+    Args:
+        config: the pipeline.
+        dataset: the data.
+        fold_of: the study's fold assignment (one fold index per row).
+        deadline: no fold starts unless ``expected_fold_seconds`` fit before it; a fit running
+            past it stops. Either way the trial is stopped, never scored on partial CV.
+        reporter: called after each fold; returning True stops (prunes) the trial.
+        seed: base seed; fold ``k`` fits with ``seed + k``.
+        device: passed to the model family.
+        expected_fold_seconds: an estimate of one fold's duration from earlier trials.
+        keep_models: keep the fitted fold models in the result.
+
+    Returns:
+        The trial result.
+
+    Raises:
+        TrialStopped: pruned by the reporter, out of budget, or a configuration that cannot run
+            on this data (e.g. a variance threshold that removes every column).
+    """
+    family = get_family(config.family)
+    n_splits = int(fold_of.max()) + 1
+    trainable = dataset.trainable_mask
+    oof = np.zeros(dataset.Y.shape, dtype=np.float32)
+    test_pred = None
+    if dataset.X_test is not None:
+        test_pred = np.zeros((dataset.X_test.shape[0], dataset.n_labels), dtype=np.float64)
+    fold_scores: list[float] = []
+    fold_seconds: list[float] = []
+    fold_models: list[FoldModel] = []
+
+    for fold in range(n_splits):
+        # A fold starts only if every remaining fold can finish: a partial CV is never scored.
+        needed = max([expected_fold_seconds, *fold_seconds]) * (n_splits - fold)
+        if deadline is not None and not deadline.can_fit(needed):
+            raise TrialStopped(
+                f"budget: folds {fold}-{n_splits - 1} need ~{needed:.1f}s, "
+                f"{max(deadline.remaining(), 0):.1f}s left",
+                fold_scores,
+            )
+        started = time.perf_counter()
+        train_idx, valid_idx = fold_indices(fold_of, fold)
+        train_idx = train_idx[trainable[train_idx]]
+        scored_valid = valid_idx[trainable[valid_idx]]
+        try:
+            chain, X_train = fit_chain(
+                config.preprocessing,
+                dataset.X[train_idx],
+                dataset.Y[train_idx],
+                dataset.feature_names,
+            )
+            X_valid = chain.transform(dataset.X[scored_valid])
+            model = family(**config.model_params).fit(
+                X_train,
+                dataset.Y[train_idx],
+                X_valid=X_valid,
+                Y_valid=dataset.Y[scored_valid],
+                deadline=deadline,
+                seed=seed + fold,
+                device=device,
+            )
+        except BudgetExhausted as exc:
+            raise TrialStopped(f"budget: {exc}", fold_scores) from exc
+        except PruneTrial as exc:
+            raise TrialStopped(str(exc), fold_scores) from exc
+        oof[scored_valid] = model.predict_proba(X_valid)
+        fold_model = FoldModel(chain, model)
+        if test_pred is not None:
+            test_pred += fold_model.predict_proba(dataset.X_test) / n_splits
+        if keep_models:
+            fold_models.append(fold_model)
+        fold_seconds.append(time.perf_counter() - started)
+        fold_scores.append(mean_columnwise_log_loss(dataset.Y[valid_idx], oof[valid_idx]))
+        if reporter is not None and reporter(fold, float(np.mean(fold_scores))):
+            raise TrialStopped(
+                f"pruned after fold {fold}: mean fold log loss {np.mean(fold_scores):.5f}",
+                fold_scores,
+            )
+
+    if test_pred is not None and dataset.test_known_negative is not None:
+        test_pred[dataset.test_known_negative] = 0.0
+    return TrialResult(
+        oof=oof,
+        cv_score=mean_columnwise_log_loss(dataset.Y, oof),
+        fold_scores=fold_scores,
+        fold_seconds=fold_seconds,
+        test_pred=None if test_pred is None else test_pred.astype(np.float32),
+        fold_models=fold_models,
+    )

@@ -1,0 +1,226 @@
+"""Where a study lives, and the facts fixed when it is created (data, folds, space, prior).
+
+A study is created once; every later run loads it, refuses data it was not created on and a
+changed search space, and reuses its stored folds so all trials stay aligned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+
+from automoa import __version__
+from automoa.data.dataset import Dataset
+from automoa.exceptions import StudyError
+from automoa.folds import make_folds
+from automoa.metrics import METRIC_CONVENTION
+from automoa.search.objective import evaluate
+from automoa.spaces import SearchSpace, space_diff
+from automoa.spaces.config import PipelineConfig
+
+DEFAULT_WORKDIR = Path("automoa-work")
+DB_FILENAME = "automoa.db"
+ARTIFACTS_DIRNAME = "artifacts"
+PRIOR_CONFIG = PipelineConfig("prior", {"smoothing": 1.0})
+_META_KEY = "automoa"  # study user attribute holding the creation facts
+
+
+@dataclass(frozen=True)
+class StudyLocation:
+    """The storage URL, study name and artifact directory of a study."""
+
+    storage: str
+    study_name: str
+    artifacts_dir: Path
+
+
+def study_name_for(data_name: str) -> str:
+    """A default study name derived from the data's name (letters, digits, ``-``, ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", data_name).strip("-") or "automoa"
+
+
+def resolve_location(
+    study_name: str,
+    workdir: str | Path | None = None,
+    storage: str | None = None,
+    artifacts: str | Path | None = None,
+) -> StudyLocation:
+    """Work out the storage URL and artifact directory from the command-line options.
+
+    Args:
+        study_name: the study.
+        workdir: the run directory (default ``./automoa-work``); holds the SQLite file and the
+            artifacts unless ``storage`` / ``artifacts`` say otherwise.
+        storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``).
+        artifacts: the artifact directory.
+
+    Returns:
+        The location.
+    """
+    workdir = Path(workdir) if workdir is not None else DEFAULT_WORKDIR
+    if storage is None:
+        storage = f"sqlite:///{(workdir / DB_FILENAME).resolve()}"
+    artifacts_dir = Path(artifacts) if artifacts is not None else workdir / ARTIFACTS_DIRNAME
+    return StudyLocation(storage, study_name, artifacts_dir.resolve())
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; a SQLite file's directory is created if needed."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # A generous lock timeout: the status command may read while a search writes.
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    return optuna.storages.RDBStorage(url)
+
+
+@dataclass(frozen=True)
+class StudyMeta:
+    """Facts fixed at study creation (stored as one study user attribute)."""
+
+    automoa_version: str
+    data_name: str
+    fingerprint: str
+    n_rows: int
+    target_names: tuple[str, ...]
+    n_splits: int
+    fold_seed: int
+    group_folds: bool
+    folds: np.ndarray
+    space_name: str
+    space_hash: str
+    space_json: str
+    prior_cv_log_loss: float
+    metric: str
+
+    def to_attr(self) -> dict[str, Any]:
+        """JSON-ready form stored in the study."""
+        data = {k: v for k, v in self.__dict__.items() if k != "folds"}
+        data["target_names"] = list(self.target_names)
+        data["folds"] = self.folds.tolist()
+        return data
+
+    @classmethod
+    def from_attr(cls, data: dict[str, Any]) -> StudyMeta:
+        """Inverse of :meth:`to_attr`."""
+        fields = dict(data)
+        fields["target_names"] = tuple(fields["target_names"])
+        fields["folds"] = np.asarray(fields["folds"], dtype=np.int16)
+        return cls(**fields)
+
+
+def read_meta(study: optuna.Study) -> StudyMeta:
+    """The creation facts of an automoa study.
+
+    Raises:
+        StudyError: if the study was not created by automoa.
+    """
+    data = study.user_attrs.get(_META_KEY)
+    if data is None:
+        raise StudyError(f"study {study.study_name!r} was not created by automoa")
+    return StudyMeta.from_attr(data)
+
+
+def load_existing(location: StudyLocation) -> optuna.Study:
+    """Load an existing study for reading.
+
+    Raises:
+        StudyError: if the storage or the study does not exist (names the studies it has).
+    """
+    url = location.storage
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
+    storage = make_storage(url)
+    names = [
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    ]
+    if location.study_name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise StudyError(
+            f"--study: no study named {location.study_name!r} in {url}; studies there: {known}"
+        )
+    return optuna.load_study(study_name=location.study_name, storage=storage)
+
+
+def _check_compatible(
+    meta: StudyMeta, study_name: str, dataset: Dataset, space: SearchSpace, n_splits: int, seed: int
+) -> None:
+    if meta.fingerprint != dataset.fingerprint:
+        raise StudyError(
+            f"study {study_name!r} was created on other data ({meta.data_name}: {meta.n_rows} "
+            f"rows, fingerprint {meta.fingerprint[:12]}) and refuses this data ({dataset.name}: "
+            f"{dataset.n_rows} rows, fingerprint {dataset.fingerprint[:12]}); "
+            "use another --study or --workdir"
+        )
+    if meta.space_hash != space.hash:
+        diff = space_diff(meta.space_json, space.to_json())
+        raise StudyError(
+            f"study {study_name!r} was created with another search space ({meta.space_name}); "
+            f"resuming with a changed space is refused. Use a new --study, or restore the "
+            f"space. Changes (stored -> given):\n{diff}"
+        )
+    if (meta.n_splits, meta.fold_seed) != (n_splits, seed):
+        raise StudyError(
+            f"study {study_name!r} was created with --folds {meta.n_splits} --seed "
+            f"{meta.fold_seed}; got --folds {n_splits} --seed {seed}"
+        )
+
+
+def open_study(
+    location: StudyLocation,
+    dataset: Dataset,
+    space: SearchSpace,
+    *,
+    n_splits: int,
+    seed: int,
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> tuple[optuna.Study, StudyMeta, bool]:
+    """Create the study, or load it and check that it matches the data, space and folds.
+
+    On creation the folds are computed (group-aware when the data has groups), the constant
+    prior is scored on them, and the space's default configurations are enqueued first.
+
+    Returns:
+        ``(study, meta, created)``.
+
+    Raises:
+        StudyError: the study exists but was made on other data, space or folds.
+    """
+    study = optuna.create_study(
+        storage=make_storage(location.storage),
+        study_name=location.study_name,
+        direction="minimize",
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+    if _META_KEY in study.user_attrs:
+        meta = read_meta(study)
+        _check_compatible(meta, location.study_name, dataset, space, n_splits, seed)
+        return study, meta, False
+
+    folds = make_folds(dataset.Y, n_splits=n_splits, seed=seed, groups=dataset.groups)
+    prior = evaluate(PRIOR_CONFIG, dataset, folds, seed=seed)
+    meta = StudyMeta(
+        automoa_version=__version__,
+        data_name=dataset.name,
+        fingerprint=dataset.fingerprint,
+        n_rows=dataset.n_rows,
+        target_names=dataset.target_names,
+        n_splits=n_splits,
+        fold_seed=seed,
+        group_folds=dataset.groups is not None,
+        folds=folds,
+        space_name=space.name,
+        space_hash=space.hash,
+        space_json=space.to_json(),
+        prior_cv_log_loss=prior.cv_score,
+        metric=METRIC_CONVENTION,
+    )
+    study.set_user_attr(_META_KEY, meta.to_attr())
+    return study, meta, True

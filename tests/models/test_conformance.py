@@ -1,0 +1,18 @@
+import pytest
+
+from automoa.models import family_names, get_family
+from automoa.testing import check_model_family
+
+PARAMS = {"prior": {"smoothing": 1.0}, "linear": {"C": 0.5}}
+
+
+@pytest.mark.parametrize("name", family_names())
+def test_family_passes_conformance(name):
+    check_model_family(get_family(name), PARAMS.get(name, {}))
+
+
+def test_unknown_family_suggests_a_name():
+    from automoa.exceptions import SearchSpaceError
+
+    with pytest.raises(SearchSpaceError, match="did you mean 'linear'"):
+        get_family("lineer")
