@@ -26,7 +26,9 @@ app = typer.Typer(
 data_app = typer.Typer(help="Check and generate data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = max(out.width, 120)  # logs and pipes: room for a whole leaderboard row
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -218,7 +220,7 @@ def data_check_command(
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")
         return
     for line in summary.to_lines():
-        out.print(line, markup=False)
+        out.print(line, markup=False, soft_wrap=True)
 
 
 @data_app.command("make-moa-like")

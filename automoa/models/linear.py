@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
+from threadpoolctl import threadpool_limits
 
 from automoa.exceptions import BudgetExhausted
 from automoa.metrics import prior_probabilities
@@ -75,7 +76,7 @@ def _sample_weights(Y: np.ndarray, class_weight: str) -> np.ndarray | None:
     n = Y.shape[0]
     pos = Y.sum(axis=0).clip(min=1)
     neg = (n - Y.sum(axis=0)).clip(min=1)
-    return np.where(Y == 1, n / (2.0 * pos), n / (2.0 * neg))
+    return np.where(Y == 1, n / (2.0 * pos), n / (2.0 * neg)).astype(np.float32)
 
 
 @register
@@ -85,15 +86,18 @@ class LinearFamily(ModelFamily):
     Args:
         C: inverse regularisation strength, as in scikit-learn (``C * sum(loss) + ||w||^2 / 2``).
         class_weight: ``"none"`` or ``"balanced"`` (per label, as scikit-learn's ``balanced``).
-        max_iter: L-BFGS iterations at most.
+        max_iter: L-BFGS iterations at most. Stopping early is itself a regulariser: on rare
+            labels 50 iterations often validate better than full convergence.
     """
 
     name = "linear"
     fitted_class = FittedLinear
 
-    def __init__(self, C: float = 1.0, class_weight: str = "none", max_iter: int = 200) -> None:
+    def __init__(self, C: float = 1.0, class_weight: str = "none", max_iter: int = 100) -> None:
         if C <= 0:
             raise ValueError(f"C must be > 0, got {C}")
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
         if class_weight not in CLASS_WEIGHTS:
             raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}, got {class_weight!r}")
         super().__init__(C=C, class_weight=class_weight, max_iter=max_iter)
@@ -105,30 +109,33 @@ class LinearFamily(ModelFamily):
         mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
         scale[scale == 0] = 1.0
-        Xs = ((X - mean) / scale).astype(np.float64)
+        # float32 products: twice as fast as float64, and precise enough for log loss.
+        Xs = ((X - mean) / scale).astype(np.float32)
         n, d = Xs.shape
         positives = Y.sum(axis=0)
         constant = (positives == 0) | (positives == n)
         rates = prior_probabilities(Y).astype(np.float32)
         fit_labels = np.flatnonzero(~constant)
-        Yf = Y[:, fit_labels].astype(np.float64)
+        Yf = Y[:, fit_labels].astype(np.float32)
         weights = _sample_weights(Y[:, fit_labels], self.class_weight)
         n_labels = len(fit_labels)
         # Objective scaled by 1/(C n): the same optimum as sklearn's, better conditioned.
         penalty = 1.0 / (self.C * n)
 
         def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            W = theta[: d * n_labels].reshape(d, n_labels)
-            b = theta[d * n_labels :]
+            W = theta[: d * n_labels].reshape(d, n_labels).astype(np.float32)
+            b = theta[d * n_labels :].astype(np.float32)
             Z = Xs @ W + b
-            cell_loss = np.logaddexp(0.0, Z) - Yf * Z
+            cell_loss = np.logaddexp(np.float32(0.0), Z) - Yf * Z
             residual = expit(Z) - Yf
             if weights is not None:
                 cell_loss *= weights
                 residual *= weights
-            loss = cell_loss.sum() / n + 0.5 * penalty * np.sum(W * W)
+            loss = cell_loss.sum(dtype=np.float64) / n + 0.5 * penalty * np.sum(
+                np.square(W, dtype=np.float64)
+            )
             grad_W = Xs.T @ residual / n + penalty * W
-            grad_b = residual.sum(axis=0) / n
+            grad_b = residual.sum(axis=0, dtype=np.float64) / n
             return loss, np.concatenate([grad_W.ravel(), grad_b])
 
         def check_budget(_: np.ndarray) -> None:
@@ -141,14 +148,17 @@ class LinearFamily(ModelFamily):
         coef = np.zeros((d, Y.shape[1]), dtype=np.float32)
         intercept = np.zeros(Y.shape[1], dtype=np.float32)
         if n_labels:
-            result = minimize(
-                loss_and_grad,
-                theta0,
-                jac=True,
-                method="L-BFGS-B",
-                callback=check_budget,
-                options={"maxiter": self.max_iter},
-            )
+            # One BLAS thread: OpenBLAS threading costs more than it saves on these products
+            # (measured on 2 cores: 10x faster on yeast, 1.5x on 1600 x 875 x 206 labels).
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = minimize(
+                    loss_and_grad,
+                    theta0,
+                    jac=True,
+                    method="L-BFGS-B",
+                    callback=check_budget,
+                    options={"maxiter": self.max_iter},
+                )
             coef[:, fit_labels] = result.x[: d * n_labels].reshape(d, n_labels)
             intercept[fit_labels] = result.x[d * n_labels :]
         return FittedLinear(mean, scale, coef, intercept, constant, rates)

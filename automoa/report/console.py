@@ -31,9 +31,9 @@ def leaderboard_table(frame: pd.DataFrame, limit: int | None = 20, title: str = 
         ("fold std", "right"),
         ("seconds", "right"),
         ("state", "left"),
-        ("reason", "left"),
     ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=32)
     shown = frame if limit is None else frame.head(limit)
     for row in shown.itertuples(index=False):
         table.add_row(

@@ -70,7 +70,6 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
         multivariate=True,
         group=True,
         constant_liar=True,
-        warn_independent_sampling=False,
     )
 
 

@@ -1,1 +1,39 @@
-"""automoa."""
+"""Search spaces: the YAML schema, loading, sampling trials into pipeline configurations."""
+
+from automoa.spaces.config import PipelineConfig, StepConfig
+from automoa.spaces.diff import space_diff
+from automoa.spaces.loader import load_space, shipped_spaces
+from automoa.spaces.sampler import config_from_params, default_params, sample
+from automoa.spaces.schema import (
+    CategoricalParam,
+    ConstantParam,
+    FamilySpec,
+    FloatParam,
+    IntParam,
+    LossSpec,
+    ParamSpec,
+    SearchSpace,
+    StepSpec,
+)
+from automoa.spaces.validation import parse_space
+
+__all__ = [
+    "CategoricalParam",
+    "ConstantParam",
+    "FamilySpec",
+    "FloatParam",
+    "IntParam",
+    "LossSpec",
+    "ParamSpec",
+    "PipelineConfig",
+    "SearchSpace",
+    "StepConfig",
+    "StepSpec",
+    "config_from_params",
+    "default_params",
+    "load_space",
+    "parse_space",
+    "sample",
+    "shipped_spaces",
+    "space_diff",
+]

@@ -6,12 +6,13 @@ Call :func:`check_model_family` with a family class and parameters; it raises
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
 
 from automoa.exceptions import BudgetExhausted
-from automoa.models.base import ModelFamily, ModelState
+from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.registry import restore
 from automoa.search.deadline import Deadline
 
@@ -71,8 +72,10 @@ def check_model_family(family: type[ModelFamily], params: dict[str, Any] | None 
     restored = restore(_roundtrip(state))
     assert np.array_equal(restored.predict_proba(X_new), proba), f"{family.name}: state lost"
 
-    expired = Deadline(1e-9)
-    try:
-        family(**params).fit(X, Y, deadline=expired, seed=0)
-    except BudgetExhausted:
-        pass
+    # Past its deadline a family either raises BudgetExhausted or returns a usable model.
+    late: FittedModel | None = None
+    with contextlib.suppress(BudgetExhausted):
+        late = family(**params).fit(X, Y, deadline=Deadline(1e-9), seed=0)
+    if late is not None:
+        late_proba = late.predict_proba(X_new)
+        assert late_proba.shape == proba.shape, f"{family.name}: bad model after the deadline"

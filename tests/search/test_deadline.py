@@ -8,8 +8,17 @@ from automoa.search.deadline import Deadline, format_duration, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("10m", 600), ("6h", 21600), ("1h30m", 5400), ("2m30s", 150), ("45", 45),
-     ("1.5h", 5400), (" 10M ", 600), (12, 12)],
+    [
+        ("90s", 90),
+        ("10m", 600),
+        ("6h", 21600),
+        ("1h30m", 5400),
+        ("2m30s", 150),
+        ("45", 45),
+        ("1.5h", 5400),
+        (" 10M ", 600),
+        (12, 12),
+    ],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds

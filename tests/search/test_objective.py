@@ -22,9 +22,13 @@ def _dataset(n=300, with_test=True, controls=30):
     if with_test:
         test_kn[:5] = True
     return Dataset(
-        X=X, Y=Y, feature_names=tuple(f"f{i}" for i in range(6)),
-        target_names=("a", "b", "c"), ids=np.array([str(i) for i in range(n)]),
-        known_negative=known_negative, X_test=X_test,
+        X=X,
+        Y=Y,
+        feature_names=tuple(f"f{i}" for i in range(6)),
+        target_names=("a", "b", "c"),
+        ids=np.array([str(i) for i in range(n)]),
+        known_negative=known_negative,
+        X_test=X_test,
         test_ids=None if X_test is None else np.array([f"t{i}" for i in range(40)]),
         test_known_negative=test_kn,
     )

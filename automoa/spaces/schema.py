@@ -1,0 +1,362 @@
+"""Search-space schema: the YAML format and the frozen objects it is parsed into.
+
+A search space is a YAML file (shipped ones live in ``search_spaces/``, packaged as
+``automoa.search_spaces``). It is validated by :func:`automoa.spaces.validation.parse_space`
+into the frozen :class:`SearchSpace` defined here, and sampled by
+:func:`automoa.spaces.sampler.sample` into a :class:`~automoa.spaces.config.PipelineConfig`.
+
+The format
+==========
+
+.. code-block:: yaml
+
+    name: default                 # required, non-empty string
+    description: "..."            # optional string
+    preprocessing:                # optional, ordered list; applied first to last
+      - step: quantile            # required: a registered step name (automoa.preprocessing)
+        optional: true            # optional, default true: sampled as categorical
+                                  #   `prep.quantile.enabled` in [false, true];
+                                  #   false => always applied
+        default_enabled: true     # optional, default true: enabled in the default
+                                  #   configuration (must be true when optional is false)
+        params:                   # optional: parameter name -> parameter spec (below)
+          n_quantiles: {type: int, low: 20, high: 200, log: true, default: 100}
+          output_distribution: normal   # a bare scalar is a constant
+    models:                       # required, at least one registered family;
+      linear:                     #   sampled as categorical `model.family`
+        params:                   # optional (a family with no block, `linear: {}` or
+          C: {type: float, low: 1.0e-4, high: 10.0, log: true, default: 1.0}
+          class_weight: {type: categorical, choices: [none, balanced], default: none}
+    losses:                       # optional; sampled as `loss.name` only when the chosen
+      bce: {}                     #   family trains with a loss (its ``uses_loss``)
+      focal:
+        params:
+          gamma: {type: float, low: 0.5, high: 3.0, default: 2.0}
+
+Keys
+----
+Top level: ``name`` (required), ``description``, ``preprocessing``, ``models`` (required),
+``losses``; nothing else. A preprocessing entry: ``step`` (required), ``optional``,
+``default_enabled``, ``params``. A model or loss entry: ``params`` only (an empty entry,
+``{}`` or nothing at all, is allowed). A step may appear once. Family, step and parameter names
+are checked against the registries (:func:`automoa.models.family_names`,
+:func:`automoa.preprocessing.step_names`) and the constructor signatures (a constructor that
+takes ``**kwargs`` accepts any name; a constructor argument without a default must be given).
+Loss names and their parameters are checked against :data:`automoa.losses.LOSS_PARAMS`.
+
+Parameter specs
+---------------
+- a bare scalar (string, integer, float, boolean or null): a constant;
+- ``{type: constant, value: X}``: the same, spelled out (``X`` a scalar);
+- ``{type: float, low, high, log?, step?, default?}``: ``low < high``; ``log: true`` needs
+  ``low > 0``; ``step`` (> 0, ``high - low`` a multiple of it) is a grid and cannot be combined
+  with ``log``;
+- ``{type: int, low, high, log?, step?, default?}``: integers, ``low <= high``; ``log: true``
+  needs ``low >= 1``; ``step`` is an integer >= 1 dividing ``high - low``, not combined with
+  ``log``;
+- ``{type: categorical, choices: [...], default?}``: a non-empty list of distinct scalars.
+
+``default`` must lie in the range (on the ``step`` grid) or among the choices. When it is left
+out, the default configuration uses the midpoint of the range (geometric when ``log``, rounded
+for ``int``, snapped to the ``step`` grid) or the first choice. Constants are never suggested to
+Optuna; they go straight into the sampled configuration.
+
+Optuna parameter names
+----------------------
+Names are namespaced by branch, so a conditional branch never reuses a name:
+``model.family``, ``model.<family>.<param>``, ``prep.<step>.enabled`` (optional steps only),
+``prep.<step>.<param>``, ``loss.name``, ``loss.<loss>.<param>``. ``model.family`` is suggested
+even when the space has one family (a one-choice categorical), and ``loss.name`` even with one
+loss, so names stay stable when a space grows. Family and loss choices are offered in sorted
+order. The default loss (used by the default configuration) is the first loss in sorted order.
+When the chosen family uses a loss but the space has no ``losses`` block, the configuration's
+loss is ``None`` (the family's own default).
+
+YAML dialect
+------------
+Files are read with a safe loader that follows YAML 1.2 for scalars: ``1e-4`` is a float (YAML
+1.1 would read it as a string), only ``true``/``false`` are booleans (``yes``, ``no``, ``on``,
+``off`` stay strings), ``null``/``~`` are null. A key repeated within one mapping is an error.
+
+Errors
+------
+Every problem raises :class:`~automoa.exceptions.SearchSpaceError` with one line
+``<file>: <key.path>: <what is wrong>, expected <what>``, for example
+``default.yaml: models.linear.params.C.low: expected a number below high (10.0), got 20.0``.
+List entries are addressed by their zero-based index: ``preprocessing[1].params.n_quantiles``;
+the document itself is ``(top level)``; YAML syntax errors and duplicate keys give
+``line L, column C`` instead of a key path.
+
+Canonical form
+--------------
+:meth:`SearchSpace.to_dict` is itself a valid space document with every key spelled out and
+every default resolved; :meth:`SearchSpace.to_json` (sorted keys, compact) is therefore
+independent of comments, key order and the file's location, and :attr:`SearchSpace.hash` is its
+sha256. The name and description are part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+#: Scalar values allowed as constants and categorical choices.
+Scalar: TypeAlias = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class ConstantParam:
+    """A fixed value, never suggested to Optuna.
+
+    Attributes:
+        value: the value, passed as is to the constructor.
+    """
+
+    value: Scalar
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {"type": "constant", "value": self.value}
+
+
+@dataclass(frozen=True)
+class FloatParam:
+    """A float range, suggested with ``trial.suggest_float``.
+
+    Attributes:
+        low: lower bound (inclusive).
+        high: upper bound (inclusive).
+        default: value used by the default configuration (resolved, never missing).
+        log: sample on a log scale.
+        step: grid spacing, or ``None`` for a continuous range.
+    """
+
+    low: float
+    high: float
+    default: float
+    log: bool = False
+    step: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {
+            "type": "float",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class IntParam:
+    """An integer range, suggested with ``trial.suggest_int``.
+
+    Attributes:
+        low: lower bound (inclusive).
+        high: upper bound (inclusive).
+        default: value used by the default configuration (resolved, never missing).
+        log: sample on a log scale.
+        step: grid spacing (1 for every integer).
+    """
+
+    low: int
+    high: int
+    default: int
+    log: bool = False
+    step: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {
+            "type": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class CategoricalParam:
+    """A choice among scalars, suggested with ``trial.suggest_categorical``.
+
+    Attributes:
+        choices: the choices, in the file's order.
+        default: value used by the default configuration (resolved, never missing).
+    """
+
+    choices: tuple[Scalar, ...]
+    default: Scalar
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {"type": "categorical", "choices": list(self.choices), "default": self.default}
+
+
+#: Any parameter spec.
+ParamSpec: TypeAlias = ConstantParam | FloatParam | IntParam | CategoricalParam
+
+
+def _params_dict(params: Mapping[str, ParamSpec]) -> dict[str, Any]:
+    return {name: spec.to_dict() for name, spec in params.items()}
+
+
+def _freeze(params: Mapping[str, Any] | None) -> MappingProxyType:
+    return MappingProxyType(dict(sorted((params or {}).items())))
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One preprocessing step of the space.
+
+    Attributes:
+        name: registered step name.
+        optional: whether the step is switched on and off by ``prep.<name>.enabled``.
+        default_enabled: whether the default configuration applies it.
+        params: parameter name -> spec (read-only mapping, sorted by name).
+    """
+
+    name: str
+    optional: bool = True
+    default_enabled: bool = True
+    params: Mapping[str, ParamSpec] = field(default_factory=lambda: _freeze(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _freeze(self.params))
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form (a valid ``preprocessing`` entry)."""
+        return {
+            "step": self.name,
+            "optional": self.optional,
+            "default_enabled": self.default_enabled,
+            "params": _params_dict(self.params),
+        }
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """One model family of the space.
+
+    Attributes:
+        name: registered family name.
+        params: parameter name -> spec (read-only mapping, sorted by name).
+        uses_loss: whether the family trains with a selectable loss (from the registry; not
+            part of the canonical form).
+    """
+
+    name: str
+    params: Mapping[str, ParamSpec] = field(default_factory=lambda: _freeze(None))
+    uses_loss: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _freeze(self.params))
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form (a valid ``models`` entry)."""
+        return {"params": _params_dict(self.params)}
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One training loss of the space.
+
+    Attributes:
+        name: loss name (a key of :data:`automoa.losses.LOSS_PARAMS`).
+        params: parameter name -> spec (read-only mapping, sorted by name).
+    """
+
+    name: str
+    params: Mapping[str, ParamSpec] = field(default_factory=lambda: _freeze(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _freeze(self.params))
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form (a valid ``losses`` entry)."""
+        return {"params": _params_dict(self.params)}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space.
+
+    Build it with :func:`automoa.spaces.load_space` or :meth:`from_json`, not by hand (the
+    constructor does not validate).
+
+    Attributes:
+        name: the space's name.
+        description: free text.
+        steps: preprocessing steps, in application order.
+        families: family name -> spec (read-only mapping, sorted by name).
+        losses: loss name -> spec (read-only mapping, sorted by name; may be empty).
+        source: where the space was read from (not part of the canonical form or equality).
+    """
+
+    name: str
+    description: str = ""
+    steps: tuple[StepSpec, ...] = ()
+    families: Mapping[str, FamilySpec] = field(default_factory=lambda: _freeze(None))
+    losses: Mapping[str, LossSpec] = field(default_factory=lambda: _freeze(None))
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "families", _freeze(self.families))
+        object.__setattr__(self, "losses", _freeze(self.losses))
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form; itself a valid space document."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "preprocessing": [step.to_dict() for step in self.steps],
+            "models": {name: spec.to_dict() for name, spec in self.families.items()},
+            "losses": {name: spec.to_dict() for name, spec in self.losses.items()},
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, compact, independent of the source file's layout."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @property
+    def hash(self) -> str:
+        """sha256 (hex) of :meth:`to_json`; a study stores it to detect a changed space."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "stored space") -> SearchSpace:
+        """Rebuild (and re-validate) a space from :meth:`to_json` output.
+
+        Args:
+            text: the JSON text, e.g. as stored with a study.
+            source: label used in error messages and as :attr:`source`.
+
+        Returns:
+            The space, equal to the one that produced ``text``.
+
+        Raises:
+            SearchSpaceError: if the text is not valid JSON or not a valid space.
+        """
+        from automoa.spaces.validation import parse_json_space
+
+        return parse_json_space(text, source)

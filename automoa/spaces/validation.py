@@ -1,0 +1,513 @@
+"""Validation of a parsed space document into a :class:`~automoa.spaces.schema.SearchSpace`.
+
+The format is documented in :mod:`automoa.spaces.schema`. Every problem raises
+:class:`~automoa.exceptions.SearchSpaceError` with one line
+``<file>: <key.path>: <what is wrong>, expected <what>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+
+from automoa.exceptions import SearchSpaceError
+from automoa.spaces.schema import (
+    CategoricalParam,
+    ConstantParam,
+    FamilySpec,
+    FloatParam,
+    IntParam,
+    LossSpec,
+    ParamSpec,
+    SearchSpace,
+    StepSpec,
+)
+
+_TOP_KEYS = ("name", "description", "preprocessing", "models", "losses")
+_STEP_KEYS = ("step", "optional", "default_enabled", "params")
+_BLOCK_KEYS = ("params",)
+_RANGE_KEYS = ("type", "low", "high", "log", "step", "default")
+_SPEC_KEYS: dict[str, tuple[str, ...]] = {
+    "constant": ("type", "value"),
+    "float": _RANGE_KEYS,
+    "int": _RANGE_KEYS,
+    "categorical": ("type", "choices", "default"),
+}
+_SCALAR = "a scalar (string, number, boolean or null)"
+
+
+def did_you_mean(word: object, options: Iterable[str]) -> str:
+    """A ``" (did you mean 'x'?)"`` hint for the closest option, or ``""``."""
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def show(value: object) -> str:
+    """A short one-line rendering of a value for error messages (YAML spelling)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list | tuple):
+        return "a list" if value else "an empty list"
+    text = repr(value).replace("\n", "\\n")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (booleans excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_scalar(value: object) -> bool:
+    """Whether ``value`` is a valid constant or choice (str, int, finite float, bool, None)."""
+    return value is None or isinstance(value, str | bool) or is_number(value)
+
+
+def _registries() -> tuple[Callable[[], tuple[str, ...]], Callable[[], tuple[str, ...]]]:
+    # Imported lazily: automoa.preprocessing imports automoa.spaces.config.
+    import automoa.models
+    import automoa.preprocessing
+
+    return automoa.models.family_names, automoa.preprocessing.step_names
+
+
+def _signature(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(accepted keyword names, required names, takes ``**kwargs``) of a constructor."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return (), (), True
+    accepted: list[str] = []
+    required: list[str] = []
+    var_keyword = False
+    for p in parameters:
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = True
+        elif p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            accepted.append(p.name)
+            if p.default is inspect.Parameter.empty:
+                required.append(p.name)
+    return tuple(accepted), tuple(required), var_keyword
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+class _Validator:
+    """Walks one document; ``label`` names the file in every message."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        raise SearchSpaceError(f"{self.label}: {path or '(top level)'}: {message}")
+
+    # -- generic checks -------------------------------------------------------------------
+
+    def mapping(self, value: Any, path: str, expected: str) -> Mapping[Any, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, f"expected {expected}, got {show(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(_join(path, show(key)), f"expected a string key, got {show(key)}")
+        return value
+
+    def keys(
+        self,
+        value: Mapping[str, Any],
+        path: str,
+        allowed: tuple[str, ...],
+        required: dict[str, str],
+    ) -> None:
+        for key in value:
+            if key not in allowed:
+                self.fail(
+                    _join(path, key),
+                    f"unknown key{did_you_mean(key, allowed)}, "
+                    f"expected one of {', '.join(allowed)}",
+                )
+        for key, expected in required.items():
+            if key not in value:
+                self.fail(_join(path, key), f"missing required key, expected {expected}")
+
+    def boolean(self, value: Any, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false, got {show(value)}")
+        return value
+
+    def number(self, value: Any, path: str) -> float | int:
+        if not is_number(value):
+            self.fail(path, f"expected a number, got {show(value)}")
+        return value
+
+    def integer(self, value: Any, path: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail(path, f"expected an integer, got {show(value)}")
+        return value
+
+    def text(self, value: Any, path: str, expected: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"expected {expected}, got {show(value)}")
+        return value
+
+    # -- document ---------------------------------------------------------------------------
+
+    def space(self, data: Any) -> SearchSpace:
+        doc = self.mapping(
+            data,
+            "",
+            "a mapping with keys name, models and optionally description, preprocessing, losses",
+        )
+        if data is None:
+            self.fail("", "the document is empty, expected a mapping with keys name and models")
+        self.keys(
+            doc,
+            "",
+            _TOP_KEYS,
+            {"name": "a non-empty string", "models": "a mapping of model families to settings"},
+        )
+        family_names, step_names = _registries()
+        description = doc.get("description")
+        if description is not None and not isinstance(description, str):
+            self.fail("description", f"expected a string, got {show(description)}")
+        return SearchSpace(
+            name=self.text(doc["name"], "name", "a non-empty string"),
+            description=description or "",
+            steps=self.steps(doc.get("preprocessing"), step_names()),
+            families=self.families(doc["models"], family_names()),
+            losses=self.losses(doc.get("losses")),
+            source=self.label,
+        )
+
+    def steps(self, value: Any, known: tuple[str, ...]) -> tuple[StepSpec, ...]:
+        from automoa.preprocessing.registry import get_step
+
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("preprocessing", f"expected a list of steps, got {show(value)}")
+        seen: dict[str, int] = {}
+        steps = []
+        for i, entry in enumerate(value):
+            path = f"preprocessing[{i}]"
+            entry = self.mapping(entry, path, "a mapping with keys step, optional, params")
+            self.keys(entry, path, _STEP_KEYS, {"step": f"a step name, one of {', '.join(known)}"})
+            name = entry["step"]
+            if not isinstance(name, str) or name not in known:
+                self.fail(
+                    f"{path}.step",
+                    f"unknown preprocessing step {show(name)}{did_you_mean(name, known)}, "
+                    f"expected one of {', '.join(known)}",
+                )
+            if name in seen:
+                self.fail(
+                    f"{path}.step",
+                    f"duplicate step {name!r} (already preprocessing[{seen[name]}]), "
+                    "expected each step at most once",
+                )
+            seen[name] = i
+            optional = self.boolean(entry.get("optional"), f"{path}.optional", True)
+            enabled = self.boolean(entry.get("default_enabled"), f"{path}.default_enabled", True)
+            if not optional and not enabled:
+                self.fail(
+                    f"{path}.default_enabled",
+                    "a step with optional: false is always applied, "
+                    "expected true or no default_enabled",
+                )
+            params = self.params(
+                entry.get("params"), f"{path}.params", f"step {name!r}", *_signature(get_step(name))
+            )
+            steps.append(StepSpec(name, optional, enabled, params))
+        return tuple(steps)
+
+    def families(self, value: Any, known: tuple[str, ...]) -> dict[str, FamilySpec]:
+        from automoa.models.registry import get_family
+
+        expected = f"a mapping of model family names ({', '.join(known)}) to their settings"
+        value = self.mapping(value, "models", expected)
+        if not value:
+            self.fail("models", f"no model family, expected at least one of {', '.join(known)}")
+        families = {}
+        for name, block in value.items():
+            path = f"models.{name}"
+            if name not in known:
+                self.fail(
+                    path,
+                    f"unknown model family{did_you_mean(name, known)}, "
+                    f"expected one of {', '.join(known)}",
+                )
+            block = self.mapping(block, path, "a mapping with the key params")
+            self.keys(block, path, _BLOCK_KEYS, {})
+            cls = get_family(name)
+            params = self.params(
+                block.get("params"), f"{path}.params", f"family {name!r}", *_signature(cls)
+            )
+            families[name] = FamilySpec(name, params, bool(getattr(cls, "uses_loss", False)))
+        return families
+
+    def losses(self, value: Any) -> dict[str, LossSpec]:
+        from automoa.losses import LOSS_PARAMS
+
+        known = tuple(LOSS_PARAMS)
+        value = self.mapping(value, "losses", f"a mapping of loss names ({', '.join(known)})")
+        losses = {}
+        for name, block in value.items():
+            path = f"losses.{name}"
+            if name not in LOSS_PARAMS:
+                self.fail(
+                    path,
+                    f"unknown loss{did_you_mean(name, known)}, expected one of {', '.join(known)}",
+                )
+            block = self.mapping(block, path, "a mapping with the key params")
+            self.keys(block, path, _BLOCK_KEYS, {})
+            params = self.params(
+                block.get("params"),
+                f"{path}.params",
+                f"loss {name!r}",
+                LOSS_PARAMS[name],
+                (),
+                False,
+            )
+            losses[name] = LossSpec(name, params)
+        return losses
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def params(
+        self,
+        value: Any,
+        path: str,
+        owner: str,
+        accepted: tuple[str, ...],
+        required: tuple[str, ...],
+        any_name: bool,
+    ) -> dict[str, ParamSpec]:
+        value = self.mapping(value, path, "a mapping of parameter names to parameter specs")
+        specs = {}
+        for name, raw in value.items():
+            if not any_name and name not in accepted:
+                expected = f"one of {', '.join(accepted)}" if accepted else "no parameters"
+                self.fail(
+                    _join(path, name),
+                    f"{owner} takes no parameter {name!r}{did_you_mean(name, accepted)}, "
+                    f"expected {expected}",
+                )
+            specs[name] = self.spec(raw, _join(path, name))
+        for name in required:
+            if name not in value:
+                self.fail(
+                    _join(path, name),
+                    f"missing parameter required by {owner}, expected a parameter spec",
+                )
+        return specs
+
+    def spec(self, raw: Any, path: str) -> ParamSpec:
+        if is_scalar(raw):
+            return ConstantParam(raw)
+        types = tuple(_SPEC_KEYS)
+        if not isinstance(raw, Mapping):
+            hint = ""
+            if isinstance(raw, list):
+                hint = " (for a choice write {type: categorical, choices: [...]})"
+            self.fail(
+                path, f"expected {_SCALAR} or a mapping with a type key{hint}, got {show(raw)}"
+            )
+        raw = self.mapping(raw, path, "a parameter spec")
+        if "type" not in raw:
+            self.fail(
+                _join(path, "type"), f"missing required key, expected one of {', '.join(types)}"
+            )
+        kind = raw["type"]
+        if kind not in _SPEC_KEYS:
+            self.fail(
+                _join(path, "type"),
+                f"unknown parameter type {show(kind)}{did_you_mean(kind, types)}, "
+                f"expected one of {', '.join(types)}",
+            )
+        required = {
+            "constant": {"value": _SCALAR},
+            "float": {"low": "a number", "high": "a number"},
+            "int": {"low": "an integer", "high": "an integer"},
+            "categorical": {"choices": "a non-empty list of scalars"},
+        }[kind]
+        self.keys(raw, path, _SPEC_KEYS[kind], required)
+        if kind == "constant":
+            if not is_scalar(raw["value"]):
+                self.fail(_join(path, "value"), f"expected {_SCALAR}, got {show(raw['value'])}")
+            return ConstantParam(raw["value"])
+        if kind == "float":
+            return self.float_spec(raw, path)
+        if kind == "int":
+            return self.int_spec(raw, path)
+        return self.categorical_spec(raw, path)
+
+    def float_spec(self, raw: Mapping[str, Any], path: str) -> FloatParam:
+        low = float(self.number(raw["low"], f"{path}.low"))
+        high = float(self.number(raw["high"], f"{path}.high"))
+        log = self.boolean(raw.get("log"), f"{path}.log", False)
+        if low >= high:
+            self.fail(f"{path}.low", f"expected a number below high ({high!r}), got {low!r}")
+        step = raw.get("step")
+        if step is not None:
+            step = float(self.number(step, f"{path}.step"))
+            if step <= 0:
+                self.fail(f"{path}.step", f"expected a positive number, got {step!r}")
+            if log:
+                self.fail(
+                    f"{path}.step", "step and log: true cannot be combined, expected one of them"
+                )
+            if not _on_grid(high, low, step):
+                self.fail(
+                    f"{path}.step",
+                    f"expected a step that divides high - low ({high - low!r}), got {step!r}",
+                )
+        if log and low <= 0:
+            self.fail(f"{path}.low", f"expected a positive number with log: true, got {low!r}")
+        if "default" in raw:
+            default = float(self.number(raw["default"], f"{path}.default"))
+            if not low <= default <= high:
+                self.fail(
+                    f"{path}.default", f"expected a number in [{low!r}, {high!r}], got {default!r}"
+                )
+            if step is not None and not _on_grid(default, low, step):
+                self.fail(
+                    f"{path}.default",
+                    f"expected a value on the grid low + k * step ({low!r} + k * {step!r}), "
+                    f"got {default!r}",
+                )
+        else:
+            default = _float_midpoint(low, high, log, step)
+        return FloatParam(low, high, default, log, step)
+
+    def int_spec(self, raw: Mapping[str, Any], path: str) -> IntParam:
+        low = self.integer(raw["low"], f"{path}.low")
+        high = self.integer(raw["high"], f"{path}.high")
+        log = self.boolean(raw.get("log"), f"{path}.log", False)
+        if low > high:
+            self.fail(f"{path}.low", f"expected an integer at most high ({high}), got {low}")
+        step = raw.get("step")
+        step = 1 if step is None else self.integer(step, f"{path}.step")
+        if step < 1:
+            self.fail(f"{path}.step", f"expected an integer >= 1, got {step}")
+        if log and step != 1:
+            self.fail(f"{path}.step", "step and log: true cannot be combined, expected one of them")
+        if (high - low) % step:
+            self.fail(
+                f"{path}.step",
+                f"expected a step that divides high - low ({high - low}), got {step}",
+            )
+        if log and low < 1:
+            self.fail(f"{path}.low", f"expected an integer >= 1 with log: true, got {low}")
+        if "default" in raw:
+            default = self.integer(raw["default"], f"{path}.default")
+            if not low <= default <= high or (default - low) % step:
+                grid = f" on the grid {low} + k * {step}" if step != 1 else ""
+                self.fail(
+                    f"{path}.default",
+                    f"expected an integer in [{low}, {high}]{grid}, got {default}",
+                )
+        else:
+            default = _int_midpoint(low, high, log, step)
+        return IntParam(low, high, default, log, step)
+
+    def categorical_spec(self, raw: Mapping[str, Any], path: str) -> CategoricalParam:
+        choices = raw["choices"]
+        if not isinstance(choices, list) or not choices:
+            self.fail(
+                f"{path}.choices", f"expected a non-empty list of scalars, got {show(choices)}"
+            )
+        for i, choice in enumerate(choices):
+            if not is_scalar(choice):
+                self.fail(f"{path}.choices[{i}]", f"expected {_SCALAR}, got {show(choice)}")
+            if any(same_choice(choice, other) for other in choices[:i]):
+                self.fail(
+                    f"{path}.choices[{i}]",
+                    f"duplicate choice {show(choice)}, expected distinct choices",
+                )
+        if "default" in raw:
+            default = raw["default"]
+            if not any(same_choice(default, c) for c in choices):
+                self.fail(
+                    f"{path}.default",
+                    f"expected one of the choices ({', '.join(map(show, choices))}), "
+                    f"got {show(default)}",
+                )
+        else:
+            default = choices[0]
+        return CategoricalParam(tuple(choices), default)
+
+
+def same_choice(a: object, b: object) -> bool:
+    """Equality that keeps booleans apart from the numbers 0 and 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _on_grid(value: float, low: float, step: float) -> bool:
+    k = (value - low) / step
+    return abs(k - round(k)) < 1e-8
+
+
+def _float_midpoint(low: float, high: float, log: bool, step: float | None) -> float:
+    mid = math.sqrt(low * high) if log else (low + high) / 2
+    if step is not None:
+        mid = min(low + round((mid - low) / step) * step, high)
+    return float(f"{mid:.12g}")
+
+
+def _int_midpoint(low: int, high: int, log: bool, step: int) -> int:
+    mid = math.sqrt(low * high) if log else (low + high) / 2
+    return min(low + math.floor((mid - low) / step + 0.5) * step, high)
+
+
+def parse_space(data: Any, label: str) -> SearchSpace:
+    """Validate a parsed document (from YAML or JSON) into a :class:`SearchSpace`.
+
+    Args:
+        data: the document, as loaded by a YAML or JSON parser.
+        label: the file name used in error messages and stored as ``source``.
+
+    Returns:
+        The validated, frozen space.
+
+    Raises:
+        SearchSpaceError: on the first problem found, as one line naming ``label`` and the key.
+    """
+    return _Validator(label).space(data)
+
+
+def parse_json_space(text: str, label: str = "stored space") -> SearchSpace:
+    """Validate the JSON form of a space (see :meth:`SearchSpace.to_json`).
+
+    Args:
+        text: JSON text.
+        label: name used in error messages and stored as ``source``.
+
+    Returns:
+        The validated space.
+
+    Raises:
+        SearchSpaceError: if the text is not JSON or not a valid space.
+    """
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        where = f"line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else "(text)"
+        msg = getattr(exc, "msg", str(exc))
+        raise SearchSpaceError(
+            f"{label}: {where}: invalid JSON ({msg}), expected the output of SearchSpace.to_json()"
+        ) from None
+    return parse_space(data, label)

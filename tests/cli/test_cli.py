@@ -1,0 +1,157 @@
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from automoa.cli import app
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_search_then_status_json(tmp_path):
+    result = invoke(
+        "search",
+        "--data",
+        "bundled:yeast",
+        "--budget",
+        "60s",
+        "--space",
+        "fast",
+        "--max-trials",
+        "2",
+        "--workdir",
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.output
+    assert "best CV log loss" in result.output and "constant prior" in result.output
+    status = invoke("status", "--workdir", tmp_path, "--json")
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert data["n_trials"] == 2 and data["states"]["COMPLETE"] >= 1
+    assert data["best"]["value"] < data["prior_cv_log_loss"]
+    assert {"number", "state", "value", "family", "seconds", "params"} <= set(data["trials"][0])
+    table = invoke("status", "--workdir", tmp_path, "--study", "yeast")
+    assert table.exit_code == 0 and "CV log loss" in table.output and "linear" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--data", "bundled:yeast", "--budget", "ten minutes"], "error: --budget"),
+        (["search", "--budget", "10s"], "error: --data"),
+        (["search", "--data", "bundled:yeast", "--budget", "10s", "--space", "nope"], "error:"),
+        (["search", "--data", "bundled:yeast", "--budget", "10s", "--device", "tpu"], "--device"),
+        (["search", "--data", "bundled:yeast", "--budget", "10s", "--folds", "1"], "--folds"),
+        (["status", "--study", "missing"], "error: no study storage"),
+    ],
+    ids=["bad-budget", "no-data", "unknown-space", "bad-device", "one-fold", "no-storage"],
+)
+def test_user_errors_exit_2_with_one_line(tmp_path, args, message):
+    result = invoke(*args, "--workdir", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_status_names_the_studies_it_has(tmp_path):
+    invoke(
+        "search",
+        "--data",
+        "bundled:yeast",
+        "--budget",
+        "30s",
+        "--space",
+        "fast",
+        "--max-trials",
+        "1",
+        "--workdir",
+        tmp_path,
+    )
+    result = invoke("status", "--workdir", tmp_path, "--study", "yaest")
+    assert result.exit_code == 2 and "studies there: yeast" in result.output
+
+
+def test_data_check_prints_summary():
+    result = invoke("data", "check", "bundled:yeast")
+    assert result.exit_code == 0, result.output
+    assert "1500" in result.output
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "automoa", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and "search" in result.stdout
+
+
+@pytest.mark.slow
+def test_acceptance_yeast_60s_budget_and_resume(tmp_path):
+    """The issue's acceptance run, through the installed console script."""
+    exe = Path(sys.executable).parent / "automoa"
+    command = [
+        str(exe),
+        "search",
+        "--data",
+        str(SHARED / "yeast"),
+        "--budget",
+        "60s",
+        "--workdir",
+        str(tmp_path),
+    ]
+    started = time.perf_counter()
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    assert first.returncode == 0, first.stderr
+    assert elapsed < 70, elapsed
+    status = json.loads(
+        subprocess.run(
+            [str(exe), "status", "--workdir", str(tmp_path), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert status["best"]["value"] < status["prior_cv_log_loss"]
+    n_first = status["n_trials"]
+    command[command.index("60s")] = "15s"
+    second = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(
+        subprocess.run(
+            [str(exe), "status", "--workdir", str(tmp_path), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert again["n_trials"] > n_first
+
+
+@pytest.mark.slow
+def test_moa_like_2000_rows_206_targets_fast_space(tmp_path):
+    made = invoke("data", "make-moa-like", tmp_path / "moa", "--rows", "2000", "--seed", "0")
+    assert made.exit_code == 0, made.output
+    result = invoke(
+        "search",
+        "--data",
+        tmp_path / "moa",
+        "--budget",
+        "60s",
+        "--space",
+        "fast",
+        "--workdir",
+        tmp_path / "work",
+    )
+    assert result.exit_code == 0, result.output
+    status = json.loads(invoke("status", "--workdir", tmp_path / "work", "--json").stdout)
+    assert status["best"]["value"] < status["prior_cv_log_loss"]

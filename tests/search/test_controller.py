@@ -1,0 +1,163 @@
+import time
+
+import numpy as np
+import optuna
+import pytest
+
+from automoa.data import load
+from automoa.data.dataset import Dataset
+from automoa.exceptions import StudyError
+from automoa.models import ModelFamily, register
+from automoa.models.prior import FittedPrior, PriorFamily
+from automoa.search.artifacts import AtomicFileSystemArtifactStore, load_array
+from automoa.search.controller import run_search
+from automoa.search.study import resolve_location
+from automoa.spaces import load_space
+
+
+@pytest.fixture(scope="module")
+def yeast():
+    return load("bundled:yeast")
+
+
+def _search(dataset, tmp_path, space="fast", **kwargs):
+    location = resolve_location("s", tmp_path)
+    space = space if not isinstance(space, str) else load_space(space)
+    return run_search(dataset, location, space, **{"budget_seconds": 120, **kwargs})
+
+
+def test_search_beats_prior_and_saves_aligned_oofs(yeast, tmp_path):
+    outcome = _search(yeast, tmp_path, max_trials=3)
+    study = outcome.study
+    assert outcome.trials_run == 3 and outcome.stopped_by == "trials"
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete and min(t.value for t in complete) < outcome.meta.prior_cv_log_loss
+    store = AtomicFileSystemArtifactStore(tmp_path / "artifacts")
+    for trial in complete:
+        oof = load_array(store, trial.user_attrs["oof_artifact"])
+        assert oof.shape == yeast.Y.shape and oof.dtype == np.float32
+        assert len(trial.user_attrs["fold_scores"]) == 5
+        assert trial.user_attrs["versions"]["optuna"] == optuna.__version__
+        test = load_array(store, trial.user_attrs["test_artifact"])
+        assert test.shape == (yeast.X_test.shape[0], yeast.n_labels)
+    assert not list((tmp_path / "artifacts").glob("**/.tmp-*"))
+
+
+def test_resume_adds_trials_and_recomputes_nothing(yeast, tmp_path):
+    first = _search(yeast, tmp_path, max_trials=2)
+    before = {t.number: (t.value, t.datetime_complete) for t in first.study.trials}
+    second = _search(yeast, tmp_path, max_trials=2)
+    assert not second.created and len(second.study.trials) == 4
+    after = {t.number: (t.value, t.datetime_complete) for t in second.study.trials}
+    assert all(after[n] == before[n] for n in before)
+
+
+def test_same_seed_same_trials_and_scores(yeast, tmp_path):
+    a = _search(yeast, tmp_path / "a", space="default", max_trials=4, seed=7)
+    b = _search(yeast, tmp_path / "b", space="default", max_trials=4, seed=7)
+    assert [t.params for t in a.study.trials] == [t.params for t in b.study.trials]
+    assert [t.value for t in a.study.trials] == [t.value for t in b.study.trials]
+    assert np.array_equal(a.meta.folds, b.meta.folds)
+
+
+def test_study_refuses_other_data(yeast, tmp_path):
+    _search(yeast, tmp_path, max_trials=1)
+    Y = yeast.Y.copy()
+    Y[0, 0] ^= 1
+    other = Dataset(**{**yeast.__dict__, "Y": Y, "fingerprint": "0" * 64})
+    with pytest.raises(StudyError, match="created on other data"):
+        _search(other, tmp_path, max_trials=1)
+
+
+def test_study_refuses_a_changed_space_with_a_diff(yeast, tmp_path):
+    _search(yeast, tmp_path, max_trials=1)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        "name: fast\nmodels:\n  linear:\n    params:\n"
+        "      C: {type: float, low: 0.001, high: 5.0, log: true}\n"
+    )
+    with pytest.raises(StudyError, match="another search space") as error:
+        _search(yeast, tmp_path, space=load_space(changed), max_trials=1)
+    assert "5.0" in str(error.value)
+
+
+def test_study_refuses_other_folds(yeast, tmp_path):
+    _search(yeast, tmp_path, max_trials=1)
+    with pytest.raises(StudyError, match="--folds 5"):
+        _search(yeast, tmp_path, max_trials=1, n_splits=3)
+
+
+@register
+class _FailingFamily(ModelFamily):
+    name = "test_failing"
+    fitted_class = FittedPrior
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def fit(self, X, Y, **kwargs):
+        raise RuntimeError("boom in fit")
+
+
+@register
+class _SlowFamily(ModelFamily):
+    """Runs until the deadline, checking it as a real epoch loop would."""
+
+    name = "test_slow"
+    fitted_class = FittedPrior
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def fit(self, X, Y, *, deadline=None, **kwargs):
+        for _ in range(600):
+            deadline.check("test_slow epochs")
+            time.sleep(0.05)
+        return PriorFamily().fit(X, Y)
+
+
+@register
+class _InterruptFamily(ModelFamily):
+    name = "test_interrupt"
+    fitted_class = FittedPrior
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def fit(self, X, Y, **kwargs):
+        raise KeyboardInterrupt
+
+
+def _space(tmp_path, family):
+    path = tmp_path / f"{family}.yaml"
+    path.write_text(f"name: {family}\nmodels:\n  {family}: {{}}\n")
+    return load_space(path)
+
+
+def test_failing_trial_is_recorded_and_search_goes_on(yeast, tmp_path):
+    outcome = _search(yeast, tmp_path, space=_space(tmp_path, "test_failing"), max_trials=2)
+    assert outcome.trials_run == 2
+    for trial in outcome.study.trials:
+        assert trial.state == optuna.trial.TrialState.FAIL
+        assert trial.user_attrs["failure_reason"] == "RuntimeError: boom in fit"
+
+
+def test_budget_stops_a_running_fit_and_prunes_the_trial(yeast, tmp_path):
+    started = time.perf_counter()
+    outcome = _search(yeast, tmp_path, space=_space(tmp_path, "test_slow"), budget_seconds=3)
+    assert time.perf_counter() - started < 6
+    (trial,) = outcome.study.trials
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["prune_reason"].startswith("budget")
+
+
+def test_ctrl_c_fails_the_running_trial_and_keeps_finished_ones(yeast, tmp_path):
+    _search(yeast, tmp_path / "run", max_trials=1)
+    location = resolve_location("other", tmp_path / "run")
+    outcome = run_search(yeast, location, _space(tmp_path, "test_interrupt"), budget_seconds=60)
+    assert outcome.stopped_by == "interrupted"
+    (trial,) = outcome.study.trials
+    assert trial.state == optuna.trial.TrialState.FAIL
+    assert "interrupted" in trial.user_attrs["failure_reason"]
+    kept = optuna.load_study(study_name="s", storage=location.storage)
+    assert kept.trials[0].state == optuna.trial.TrialState.COMPLETE

@@ -1,0 +1,244 @@
+"""Loading shipped and custom spaces; canonical JSON, hash, from_json and diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from automoa.exceptions import SearchSpaceError
+from automoa.spaces import (
+    CategoricalParam,
+    ConstantParam,
+    FloatParam,
+    IntParam,
+    SearchSpace,
+    load_space,
+    shipped_spaces,
+    space_diff,
+)
+
+SPACE = """\
+# a comment that must not matter
+name: custom
+description: a test space
+preprocessing:
+  - step: variance
+    optional: true
+    default_enabled: false
+    params:
+      threshold: {type: float, low: 0.0, high: 0.5}
+  - step: quantile
+    params:
+      n_quantiles: {type: int, low: 20, high: 200, log: true}
+      output_distribution: normal
+models:
+  linear:
+    params:
+      C: {type: float, low: 1.0e-4, high: 10.0, log: true, default: 1.0}
+      class_weight: {type: categorical, choices: [none, balanced]}
+  prior:
+    params:
+      smoothing: {type: float, low: 0.0, high: 2.0, step: 0.5}
+losses:
+  bce: {}
+  focal:
+    params:
+      gamma: {type: float, low: 0.5, high: 3.0, default: 2.0}
+"""
+
+# The same space: keys reordered, flow/block style swapped, other comments, explicit defaults
+# equal to the resolved ones.
+SPACE_REORDERED = """\
+losses:
+  focal: {params: {gamma: {default: 2.0, high: 3.0, low: 0.5, type: float}}}
+  bce:
+models:
+  # families in another order
+  prior: {params: {smoothing: {step: 0.5, high: 2, low: 0, type: float, default: 1.0}}}
+  linear:
+    params:
+      class_weight: {choices: [none, balanced], type: categorical, default: none}
+      C: {log: true, default: 1, type: float, high: 10, low: 0.0001}
+preprocessing:
+  - params: {threshold: {type: float, high: 0.5, low: 0, log: false}}
+    default_enabled: false
+    step: variance
+  - step: quantile
+    optional: true
+    params:
+      output_distribution: {type: constant, value: normal}
+      n_quantiles: {type: int, high: 200, low: 20, log: true, default: 63}
+description: a test space
+name: custom
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["default", "fast", "moa"])
+def test_shipped_space_loads(name: str) -> None:
+    space = load_space(name)
+    assert space.name == name
+    assert space.source == f"{name}.yaml"
+    assert space.description
+    assert "linear" in space.families
+    assert "prior" not in space.families
+    assert SearchSpace.from_json(space.to_json()) == space
+    assert name in shipped_spaces()
+
+
+def test_shipped_space_contents() -> None:
+    default = load_space("default")
+    assert [s.name for s in default.steps] == ["variance", "quantile"]
+    variance, quantile = default.steps
+    assert variance.optional and not variance.default_enabled
+    assert variance.params["threshold"] == FloatParam(0.0, 0.5, 0.0)
+    assert quantile.optional and quantile.default_enabled
+    assert quantile.params["n_quantiles"] == IntParam(20, 200, 100, log=True)
+    assert quantile.params["output_distribution"] == ConstantParam("normal")
+    linear = default.families["linear"].params
+    assert linear["C"] == FloatParam(1e-4, 10.0, 0.01, log=True)
+    assert linear["class_weight"] == CategoricalParam(("none", "balanced"), "none")
+    assert linear["max_iter"] == IntParam(20, 500, 100, log=True)
+    assert set(default.losses) == {"bce", "smoothed_bce", "focal"}
+    assert set(default.losses["focal"].params) == {"gamma", "alpha"}
+
+    fast = load_space("fast")
+    (step,) = fast.steps
+    assert step.name == "quantile" and not step.optional
+    assert step.params["n_quantiles"] == ConstantParam(100)
+    assert fast.families["linear"].params["C"].low == 1e-4
+    assert fast.families["linear"].params["class_weight"] == ConstantParam("none")
+    assert fast.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
+
+    moa = load_space("moa")
+    assert [(s.name, s.optional) for s in moa.steps] == [("quantile", False), ("variance", True)]
+    assert (moa.steps[1].params["threshold"].low, moa.steps[1].params["threshold"].high) == (
+        0.5,
+        0.9,
+    )
+    assert moa.families["linear"].params["C"].high == 0.1
+    assert moa.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
+    assert set(moa.losses) == {"bce", "smoothed_bce", "focal"}
+
+
+def test_shipped_names_and_paths_agree(tmp_path: Path) -> None:
+    assert set(shipped_spaces()) >= {"default", "fast", "moa"}
+    shipped = load_space("fast")
+    copy = write(tmp_path, Path(str(shipped_path("fast"))).read_text(), "copy.yaml")
+    for given in (copy, str(copy)):
+        space = load_space(given)
+        assert space == shipped
+        assert space.hash == shipped.hash
+        assert space.source == str(copy)
+
+
+def shipped_path(name: str) -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("automoa.search_spaces").joinpath(f"{name}.yaml")))
+
+
+def test_canonical_json_is_sorted_and_stable(tmp_path: Path) -> None:
+    space = load_space(write(tmp_path, SPACE))
+    text = space.to_json()
+    data = json.loads(text)
+    assert text == json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert data == space.to_dict()
+    assert load_space(write(tmp_path, SPACE, "again.yaml")).to_json() == text
+    assert len(space.hash) == 64 and space.hash == load_space(write(tmp_path, SPACE)).hash
+    assert "space.yaml" not in text and "comment" not in text
+
+
+def test_canonical_json_ignores_key_order_comments_and_explicit_defaults(tmp_path: Path) -> None:
+    one = load_space(write(tmp_path, SPACE, "one.yaml"))
+    two = load_space(write(tmp_path, SPACE_REORDERED, "two.yaml"))
+    assert one == two
+    assert one.to_json() == two.to_json()
+    assert one.hash == two.hash
+    assert space_diff(one.to_json(), two.to_json()) == ""
+
+
+def test_resolved_defaults(tmp_path: Path) -> None:
+    space = load_space(write(tmp_path, SPACE))
+    assert space.steps[0].params["threshold"].default == 0.25  # midpoint
+    assert space.steps[1].params["n_quantiles"].default == 63  # round(sqrt(20 * 200))
+    assert space.families["linear"].params["class_weight"].default == "none"  # first choice
+    assert space.families["prior"].params["smoothing"].default == 1.0  # on the 0.5 grid
+    assert list(space.families) == ["linear", "prior"]
+
+
+def test_hash_changes_with_a_range_and_diff_shows_it(tmp_path: Path) -> None:
+    old = load_space(write(tmp_path, SPACE, "old.yaml"))
+    new = load_space(write(tmp_path, SPACE.replace("high: 10.0", "high: 5.0"), "new.yaml"))
+    assert old.hash != new.hash
+    diff = space_diff(old.to_json(), new.to_json())
+    assert diff.startswith("--- stored space\n+++ new space")
+    lines = diff.splitlines()
+    changed = [line for line in lines[2:] if line.startswith(("-", "+"))]
+    assert [line[0] + line[1:].strip() for line in changed] == ['-"high": 10.0,', '+"high": 5.0,']
+    assert any('"C": {' in line for line in lines)  # the context names the parameter
+
+
+def test_from_json_round_trip_and_errors(tmp_path: Path) -> None:
+    space = load_space(write(tmp_path, SPACE))
+    again = SearchSpace.from_json(space.to_json())
+    assert again == space and again.hash == space.hash
+    assert again.source == "stored space"
+    assert len({space, again}) == 1  # hashable, consistent with equality
+    with pytest.raises(SearchSpaceError, match=r"^stored space: line 1, column 2: invalid JSON"):
+        SearchSpace.from_json("{oops")
+    broken = json.loads(space.to_json())
+    broken["models"]["linear"]["params"]["C"]["low"] = 100.0
+    with pytest.raises(SearchSpaceError, match=r"^study: models\.linear\.params\.C\.low: "):
+        SearchSpace.from_json(json.dumps(broken), source="study")
+
+
+def test_yaml_12_scalars(tmp_path: Path) -> None:
+    text = """\
+name: dialect
+models:
+  linear:
+    params:
+      C: {type: float, low: 1e-4, high: 1E1, log: true}
+      class_weight: {type: categorical, choices: [none, balanced]}
+  prior:
+    params:
+      smoothing: {type: categorical, choices: [yes, no, 1, 1.5, true, null]}
+"""
+    space = load_space(write(tmp_path, text))
+    assert space.families["linear"].params["C"].low == 1e-4
+    assert space.families["linear"].params["C"].high == 10.0
+    choices = space.families["prior"].params["smoothing"].choices
+    assert choices == ("yes", "no", 1, 1.5, True, None)
+    assert [type(c) for c in choices] == [str, str, int, float, bool, type(None)]
+
+
+def test_unknown_shipped_name_suggests_one() -> None:
+    with pytest.raises(SearchSpaceError) as info:
+        load_space("defualt")
+    message = str(info.value)
+    assert message.startswith("defualt: unknown search space (did you mean 'default'?)")
+    assert "default, fast, moa" in message and "\n" not in message
+
+
+def test_missing_file_lists_shipped_spaces(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SearchSpaceError) as info:
+        load_space(missing)
+    message = str(info.value)
+    assert message.startswith(f"{missing}: file not found")
+    assert "default, fast, moa" in message and "\n" not in message
+    with pytest.raises(SearchSpaceError, match="not a file"):
+        load_space(tmp_path)
+
+
+def test_space_diff_of_non_json_text_still_works() -> None:
+    assert "+b" in space_diff("a", "b")
+    assert space_diff("{}", "{ }") == ""

@@ -1,0 +1,407 @@
+"""Sampling spaces into PipelineConfigs: FixedTrial branches, studies, defaults, round trips."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import FixedTrial
+
+from automoa.exceptions import SearchSpaceError
+from automoa.losses import LOSS_PARAMS
+from automoa.models import get_family
+from automoa.preprocessing import get_step
+from automoa.spaces import (
+    PipelineConfig,
+    SearchSpace,
+    StepConfig,
+    config_from_params,
+    default_params,
+    load_space,
+    sample,
+)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TWO_FAMILIES = """\
+name: two
+preprocessing:
+  - step: standardize
+    optional: false
+  - step: quantile
+    default_enabled: false
+    params:
+      n_quantiles: {type: int, low: 10, high: 100, step: 10}
+      output_distribution: {type: categorical, choices: [normal, uniform]}
+models:
+  linear:
+    params:
+      C: {type: float, low: 1.0e-3, high: 1.0, log: true}
+      max_iter: 50
+  prior:
+    params:
+      smoothing: {type: float, low: 0.0, high: 2.0, step: 0.5, default: 1.0}
+losses:
+  smoothed_bce:
+    params:
+      smoothing: {type: float, low: 0.0, high: 0.01, default: 0.001}
+      pos_weight: null
+  focal:
+    params:
+      gamma: {type: float, low: 0.5, high: 3.0, default: 2.0}
+      alpha: 0.25
+"""
+NAME = re.compile(
+    r"^(model\.family|model\.\w+\.\w+|prep\.\w+\.enabled|prep\.\w+\.\w+|loss\.name|loss\.\w+\.\w+)$"
+)
+
+
+@pytest.fixture
+def two(tmp_path: Path) -> SearchSpace:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_FAMILIES, encoding="utf-8")
+    return load_space(path)
+
+
+@pytest.fixture
+def linear_uses_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend ``linear`` trains with a loss (no registered family does yet)."""
+    monkeypatch.setattr(get_family("linear"), "uses_loss", True)
+
+
+def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineConfig:
+    return PipelineConfig(
+        family,
+        model,
+        tuple(StepConfig(n, p) for n, p in steps),
+        StepConfig(*loss) if loss else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param(
+            {
+                "model.family": "linear",
+                "model.linear.C": 0.5,
+                "model.linear.class_weight": "balanced",
+                "model.linear.max_iter": 200,
+                "prep.variance.enabled": True,
+                "prep.variance.threshold": 0.1,
+                "prep.quantile.enabled": True,
+                "prep.quantile.n_quantiles": 50,
+            },
+            config(
+                "linear",
+                {"C": 0.5, "class_weight": "balanced", "max_iter": 200},
+                [
+                    ("variance", {"threshold": 0.1}),
+                    ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
+                ],
+            ),
+            id="both-steps",
+        ),
+        pytest.param(
+            {
+                "model.family": "linear",
+                "model.linear.C": 0.01,
+                "model.linear.class_weight": "none",
+                "model.linear.max_iter": 100,
+                "prep.variance.enabled": False,
+                "prep.quantile.enabled": True,
+                "prep.quantile.n_quantiles": 20,
+            },
+            config(
+                "linear",
+                {"C": 0.01, "class_weight": "none", "max_iter": 100},
+                [("quantile", {"n_quantiles": 20, "output_distribution": "normal"})],
+            ),
+            id="quantile-only",
+        ),
+        pytest.param(
+            {
+                "model.family": "linear",
+                "model.linear.C": 10.0,
+                "model.linear.class_weight": "none",
+                "model.linear.max_iter": 500,
+                "prep.variance.enabled": True,
+                "prep.variance.threshold": 0.0,
+                "prep.quantile.enabled": False,
+            },
+            config(
+                "linear",
+                {"C": 10.0, "class_weight": "none", "max_iter": 500},
+                [("variance", {"threshold": 0.0})],
+            ),
+            id="variance-only",
+        ),
+        pytest.param(
+            {
+                "model.family": "linear",
+                "model.linear.C": 1e-4,
+                "model.linear.class_weight": "none",
+                "model.linear.max_iter": 20,
+                "prep.variance.enabled": False,
+                "prep.quantile.enabled": False,
+            },
+            config("linear", {"C": 1e-4, "class_weight": "none", "max_iter": 20}),
+            id="no-steps",
+        ),
+    ],
+)
+def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: PipelineConfig) -> None:
+    space = load_space("default")
+    trial = FixedTrial(params)
+    assert sample(trial, space) == expected
+    assert trial.params == params  # exactly the branch's parameters were suggested
+    assert config_from_params(space, params) == expected
+
+
+def test_fixed_trial_branches_with_two_families(two: SearchSpace) -> None:
+    prior = {"model.family": "prior", "model.prior.smoothing": 1.5, "prep.quantile.enabled": False}
+    assert sample(FixedTrial(prior), two) == config(
+        "prior", {"smoothing": 1.5}, [("standardize", {})]
+    )
+    linear = {
+        "model.family": "linear",
+        "model.linear.C": 0.1,
+        "prep.quantile.enabled": True,
+        "prep.quantile.n_quantiles": 30,
+        "prep.quantile.output_distribution": "uniform",
+    }
+    expected = config(
+        "linear",
+        {"C": 0.1, "max_iter": 50},
+        [("standardize", {}), ("quantile", {"n_quantiles": 30, "output_distribution": "uniform"})],
+    )
+    assert sample(FixedTrial(linear), two) == expected  # no loss: linear has no uses_loss
+
+
+def test_fixed_trial_loss_branches(two: SearchSpace, linear_uses_loss: None) -> None:
+    two = SearchSpace.from_json(two.to_json())  # uses_loss is read from the registry on load
+    base = {"model.family": "linear", "model.linear.C": 0.1, "prep.quantile.enabled": False}
+    focal = {**base, "loss.name": "focal", "loss.focal.gamma": 1.0}
+    assert sample(FixedTrial(focal), two).loss == StepConfig("focal", {"alpha": 0.25, "gamma": 1.0})
+    smoothed = {**base, "loss.name": "smoothed_bce", "loss.smoothed_bce.smoothing": 0.005}
+    assert sample(FixedTrial(smoothed), two).loss == StepConfig(
+        "smoothed_bce", {"pos_weight": None, "smoothing": 0.005}
+    )
+    # prior does not use a loss: no loss.name is suggested even though the space has losses.
+    prior = {"model.family": "prior", "model.prior.smoothing": 0.0, "prep.quantile.enabled": False}
+    trial = FixedTrial(prior)
+    assert sample(trial, two).loss is None
+    assert "loss.name" not in trial.params
+
+
+def test_fixed_trial_needs_only_the_branch_parameters() -> None:
+    space = load_space("default")
+    params = {
+        "model.family": "linear",
+        "model.linear.C": 1.0,
+        "model.linear.class_weight": "none",
+        "model.linear.max_iter": 100,
+    }
+    with pytest.raises(ValueError, match=r"prep\.variance\.enabled"):
+        sample(FixedTrial(params), space)
+
+
+def test_single_family_and_single_loss_are_still_suggested(
+    tmp_path: Path, linear_uses_loss: None
+) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nmodels:\n  linear: {}\nlosses:\n  bce:\n", encoding="utf-8")
+    space = load_space(path)
+    trial = FixedTrial({"model.family": "linear", "loss.name": "bce"})
+    assert sample(trial, space) == config("linear", {}, loss=("bce", {}))
+    assert trial.params == {"model.family": "linear", "loss.name": "bce"}
+
+
+def test_constants_are_not_suggested() -> None:
+    space = load_space("fast")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    cfg = sample(trial, space)
+    assert set(trial.params) == {"model.family", "model.linear.C", "model.linear.max_iter"}
+    assert cfg.preprocessing == (
+        StepConfig("quantile", {"n_quantiles": 100, "output_distribution": "normal"}),
+    )
+    assert cfg.model_params["class_weight"] == "none"
+
+
+def check_config(cfg: PipelineConfig, space: SearchSpace) -> None:
+    """Every part of the config can be constructed by the registries."""
+    assert cfg.family in space.families
+    get_family(cfg.family)(**cfg.model_params)
+    names = [step.name for step in cfg.preprocessing]
+    assert names == [s.name for s in space.steps if s.name in names]  # order kept
+    for spec in space.steps:
+        assert spec.optional or spec.name in names
+    for step in cfg.preprocessing:
+        get_step(step.name)(**step.params)
+    if space.families[cfg.family].uses_loss and space.losses:
+        assert cfg.loss is not None and cfg.loss.name in space.losses
+        assert set(cfg.loss.params) <= set(LOSS_PARAMS[cfg.loss.name])
+    else:
+        assert cfg.loss is None
+
+
+@pytest.mark.parametrize("space_name", ["default", "fast", "moa", "two", "two-with-loss"])
+def test_real_study_samples_valid_configs(
+    space_name: str, two: SearchSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if space_name.startswith("two"):
+        if space_name == "two-with-loss":
+            monkeypatch.setattr(get_family("linear"), "uses_loss", True)
+            two = SearchSpace.from_json(two.to_json())  # re-read uses_loss from the registry
+        space = two
+    else:
+        space = load_space(space_name)
+    configs: list[PipelineConfig] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        cfg = sample(trial, space)
+        check_config(cfg, space)
+        assert all(NAME.match(name) for name in trial.params), trial.params
+        assert config_from_params(space, trial.params) == cfg
+        configs.append(cfg)
+        return float(len(cfg.preprocessing)) + sum(
+            v for v in cfg.model_params.values() if isinstance(v, float)
+        )
+
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
+    study.optimize(objective, n_trials=30)
+    assert len(configs) == 30
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    if space_name.startswith("two"):
+        assert {c.family for c in configs} == {"linear", "prior"}
+    if space_name == "two-with-loss":
+        assert {c.loss.name for c in configs if c.family == "linear"} == {"focal", "smoothed_bce"}
+
+
+@pytest.mark.parametrize("space_name", ["default", "fast", "moa"])
+def test_default_params_enqueued_reproduce_the_defaults(space_name: str) -> None:
+    space = load_space(space_name)
+    params = default_params(space, "linear")
+    expected = config_from_params(space, params)
+    seen: list[PipelineConfig] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        seen.append(sample(trial, space))
+        return 0.0
+
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    study.optimize(objective, n_trials=1)
+    assert seen == [expected]
+    assert study.trials[0].params == params
+
+
+def test_default_params_of_default_space() -> None:
+    space = load_space("default")
+    assert default_params(space, "linear") == {
+        "model.family": "linear",
+        "model.linear.C": 0.01,
+        "model.linear.class_weight": "none",
+        "model.linear.max_iter": 100,
+        "prep.variance.enabled": False,
+        "prep.quantile.enabled": True,
+        "prep.quantile.n_quantiles": 100,
+    }
+    assert config_from_params(space, default_params(space, "linear")) == config(
+        "linear",
+        {"C": 0.01, "class_weight": "none", "max_iter": 100},
+        [("quantile", {"n_quantiles": 100, "output_distribution": "normal"})],
+    )
+
+
+def test_default_params_resolved_defaults_and_loss(
+    two: SearchSpace, linear_uses_loss: None
+) -> None:
+    space = SearchSpace.from_json(two.to_json())
+    assert default_params(space, "linear") == {
+        "model.family": "linear",
+        "model.linear.C": pytest.approx(10**-1.5),  # geometric midpoint
+        "prep.quantile.enabled": False,
+        "loss.name": "focal",  # first in sorted order
+        "loss.focal.gamma": 2.0,
+    }
+    assert default_params(space, "prior") == {
+        "model.family": "prior",
+        "model.prior.smoothing": 1.0,
+        "prep.quantile.enabled": False,
+    }
+
+
+def test_default_params_unknown_family() -> None:
+    with pytest.raises(SearchSpaceError, match=r"models\.lineer: .*did you mean 'linear'"):
+        default_params(load_space("default"), "lineer")
+    with pytest.raises(SearchSpaceError, match="not a family of this space"):
+        default_params(load_space("default"), "prior")
+
+
+def test_config_from_params_round_trip() -> None:
+    space = load_space("moa")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(10):
+        trial = study.ask()
+        cfg = sample(trial, space)
+        study.tell(trial, 0.0)
+        stored = study.trials[-1].params
+        rebuilt = config_from_params(space, stored)
+        assert rebuilt == cfg
+        assert PipelineConfig.from_dict(rebuilt.to_dict()) == cfg
+    # Parameters outside automoa's namespaces (e.g. a seed) are ignored.
+    params = {**default_params(space, "linear"), "seed": 7}
+    assert config_from_params(space, params) == config_from_params(space, params | {"seed": 8})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {"model.linear.C": None},
+            r"params\.model\.linear\.C: missing, expected a number in \[0\.0001, 0\.1\]",
+            id="missing",
+        ),
+        pytest.param(
+            {"model.linear.C": 5.0},
+            r"params\.model\.linear\.C: expected a number in \[0\.0001, 0\.1\], got 5\.0",
+            id="out-of-range",
+        ),
+        pytest.param(
+            {"prep.quantile.n_quantiles": 10},
+            r"params\.prep\.quantile\.n_quantiles: expected an integer in \[50, 200\], got 10",
+            id="int-out-of-range",
+        ),
+        pytest.param(
+            {"model.family": "xgboost"},
+            r"params\.model\.family: expected one of 'linear', got 'xgboost'",
+            id="unknown-choice",
+        ),
+        pytest.param(
+            {"prep.variance.enabled": 1},
+            r"params\.prep\.variance\.enabled: expected one of false, true, got 1",
+            id="bool-is-not-int",
+        ),
+        pytest.param(
+            {"prep.standardize.enabled": True},
+            r"params\.prep\.standardize\.enabled: not a parameter of the sampled configuration",
+            id="stale-parameter",
+        ),
+    ],
+)
+def test_config_from_params_errors(change: dict[str, Any], message: str) -> None:
+    space = load_space("moa")
+    params = default_params(space, "linear")
+    for name, value in change.items():
+        if value is None:
+            del params[name]
+        else:
+            params[name] = value
+    with pytest.raises(SearchSpaceError, match=r"^moa\.yaml: " + message) as info:
+        config_from_params(space, params)
+    assert "\n" not in str(info.value)
