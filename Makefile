@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	rm -rf .automoa-demo
 	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo --study demo
-	$(BIN)/automoa status --workdir .automoa-demo --study demo
+	$(BIN)/automoa status --workdir .automoa-demo --study demo --limit 5
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -48,6 +48,9 @@ def user_errors(command: F) -> F:
             except AutomoaError as exc:
                 err.print(f"error: {exc}", markup=False, soft_wrap=True)
                 raise typer.Exit(EXIT_USER_ERROR) from None
+            except KeyboardInterrupt:
+                err.print("interrupted: finished trials are saved; run the same command to resume")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
             finally:
                 for warning in caught:
                     if issubclass(warning.category, UserWarning):

@@ -83,19 +83,22 @@ class SearchProgress:
         )
 
     def on_trial(self, event: TrialEvent) -> None:
-        """One line per trial, and the bar's status."""
+        """A line for the first trials, each new best and each failure; a summary every 25."""
         self.trials_done += 1
-        if event.state == "COMPLETE":
-            outcome = f"{event.value:.5f}"
-        else:
-            outcome = f"{event.state.lower()}: {event.reason or ''}"
-        self.console.print(
-            f"  trial {event.number:>4}  {event.family:<8} {outcome:<40} {event.seconds:6.1f}s"
-        )
         elapsed = self.progress.tasks[0].elapsed or 0.0
-        self.progress.update(
-            self.task,
-            completed=min(elapsed, self.budget_seconds),
-            status=f"{self.trials_done} trials, best {_fmt(event.best_value)}, "
-            f"{format_duration(self.budget_seconds - elapsed)} left",
+        summary = (
+            f"{self.trials_done} trials, best {_fmt(event.best_value)}, "
+            f"{format_duration(self.budget_seconds - elapsed)} left"
         )
+        new_best = event.state == "COMPLETE" and event.value == event.best_value
+        if self.trials_done <= 10 or new_best or event.state == "FAIL":
+            if event.state == "COMPLETE":
+                outcome = f"{event.value:.5f}" + ("  new best" if new_best else "")
+            else:
+                outcome = f"{event.state.lower()}: {event.reason or ''}"
+            self.console.print(
+                f"  trial {event.number:>4}  {event.family:<8} {outcome:<40} {event.seconds:6.1f}s"
+            )
+        elif self.trials_done % 25 == 0:
+            self.console.print(f"  ... {summary}")
+        self.progress.update(self.task, completed=min(elapsed, self.budget_seconds), status=summary)

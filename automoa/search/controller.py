@@ -16,6 +16,7 @@ from automoa.data.dataset import Dataset
 from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
 from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
+from automoa.search.pruning import MarginPercentilePruner
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import SearchSpace, default_params, sample
 
@@ -74,8 +75,8 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
-    """Fold-level pruning of clearly bad trials: worse than 3 in 4 trials at the same fold."""
-    return optuna.pruners.PercentilePruner(75.0, n_startup_trials=5, n_warmup_steps=0)
+    """Fold-level pruning: 1% worse than 3 in 4 complete trials at the same fold."""
+    return MarginPercentilePruner(percentile=75.0, margin=0.01, n_startup_trials=5)
 
 
 def _expected_fold_seconds(study: optuna.Study, family: str) -> float:

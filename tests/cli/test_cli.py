@@ -155,3 +155,40 @@ def test_moa_like_2000_rows_206_targets_fast_space(tmp_path):
     assert result.exit_code == 0, result.output
     status = json.loads(invoke("status", "--workdir", tmp_path / "work", "--json").stdout)
     assert status["best"]["value"] < status["prior_cv_log_loss"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
+    """A real SIGINT to a running search: exit 130, no traceback, finished trials kept."""
+    import signal
+
+    exe = Path(sys.executable).parent / "automoa"
+    process = subprocess.Popen(
+        [
+            str(exe),
+            "search",
+            "--data",
+            "bundled:yeast",
+            "--budget",
+            "5m",
+            "--space",
+            "fast",
+            "--workdir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in process.stdout:  # wait until two trials have finished
+        lines.append(line)
+        if sum("trial " in seen for seen in lines) >= 2:
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    status = json.loads(invoke("status", "--workdir", tmp_path, "--json").stdout)
+    assert status["states"]["COMPLETE"] >= 2
+    assert status["states"].get("RUNNING", 0) == 0

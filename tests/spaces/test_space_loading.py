@@ -95,8 +95,8 @@ def test_shipped_space_loads(name: str) -> None:
 
 def test_shipped_space_contents() -> None:
     default = load_space("default")
-    assert [s.name for s in default.steps] == ["variance", "quantile"]
-    variance, quantile = default.steps
+    assert [s.name for s in default.steps] == ["quantile", "variance"]
+    quantile, variance = default.steps
     assert variance.optional and not variance.default_enabled
     assert variance.params["threshold"] == FloatParam(0.0, 0.5, 0.0)
     assert quantile.optional and quantile.default_enabled

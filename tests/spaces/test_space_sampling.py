@@ -99,8 +99,8 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
                 "linear",
                 {"C": 0.5, "class_weight": "balanced", "max_iter": 200},
                 [
-                    ("variance", {"threshold": 0.1}),
                     ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
+                    ("variance", {"threshold": 0.1}),
                 ],
             ),
             id="both-steps",
@@ -205,7 +205,7 @@ def test_fixed_trial_needs_only_the_branch_parameters() -> None:
         "model.linear.class_weight": "none",
         "model.linear.max_iter": 100,
     }
-    with pytest.raises(ValueError, match=r"prep\.variance\.enabled"):
+    with pytest.raises(ValueError, match=r"prep\.quantile\.enabled"):
         sample(FixedTrial(params), space)
 
 
@@ -307,9 +307,9 @@ def test_default_params_of_default_space() -> None:
         "model.linear.C": 0.01,
         "model.linear.class_weight": "none",
         "model.linear.max_iter": 100,
-        "prep.variance.enabled": False,
         "prep.quantile.enabled": True,
         "prep.quantile.n_quantiles": 100,
+        "prep.variance.enabled": False,
     }
     assert config_from_params(space, default_params(space, "linear")) == config(
         "linear",

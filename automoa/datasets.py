@@ -1,0 +1,5 @@
+"""Bundled and synthetic datasets: ``automoa.datasets.load_yeast()``, ``make_moa_like(...)``."""
+
+from automoa.data.datasets import load_yeast, make_moa_like, make_moa_like_dataset
+
+__all__ = ["load_yeast", "make_moa_like", "make_moa_like_dataset"]
