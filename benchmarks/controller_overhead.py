@@ -4,7 +4,7 @@ Runs searches whose only family is the near-free ``prior`` model, so that almost
 the controller's, and reports (wall time of the loop - time spent inside fold fits) / trials.
 Target: under 0.2 s per trial on SQLite.
 
-Usage: python benchmarks/controller_overhead.py [--trials 60] [--out benchmarks/results]
+Usage: python benchmarks/controller_overhead.py [--trials 300] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ models:
 
 def measure(dataset, trials: int, workdir: Path) -> dict[str, float]:
     """Run ``trials`` prior trials on a fresh SQLite study; returns timing figures."""
+    workdir.mkdir(parents=True, exist_ok=True)
     space_path = workdir / "overhead.yaml"
     space_path.write_text(PRIOR_SPACE)
     marks: dict[str, float] = {}
@@ -63,7 +64,7 @@ def measure(dataset, trials: int, workdir: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     rows = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,12 +67,15 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
     Seeded with ``seed + n_existing_trials`` so that a resumed search does not replay the random
     start-up points of the first run, while a fresh study with the same seed repeats exactly.
     """
-    return optuna.samplers.TPESampler(
-        seed=seed + n_existing_trials,
-        multivariate=True,
-        group=True,
-        constant_liar=True,
-    )
+    with warnings.catch_warnings():
+        # `group` is marked experimental; it is what makes TPE model conditional branches.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed + n_existing_trials,
+            multivariate=True,
+            group=True,
+            constant_liar=True,
+        )
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
