@@ -7,6 +7,7 @@ returns the arguments of ``load``.
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,35 @@ def test_bad_input_raises_one_line_data_error(
 def test_case_names_are_unique() -> None:
     names = [c.__name__ for c, _ in CASES]
     assert len(names) == len(set(names)) and len(names) >= 22
+
+
+# What the command line adds to load(): exit code 2, one "error:" line, no traceback.
+_CLI_OPTIONS = {
+    "features": "--features",
+    "targets": "--targets",
+    "test_features": "--test-features",
+    "id_col": "--id-col",
+    "group_col": "--group-col",
+}
+
+
+@pytest.mark.parametrize(("case", "message"), [pytest.param(c, m, id=c.__name__) for c, m in CASES])
+def test_bad_input_through_cli_exits_2_with_one_error_line(
+    case: Case, message: str, tmp_path: Path, moa_tables, generic_tables, write, write_one
+) -> None:
+    from typer.testing import CliRunner
+
+    from automoa.cli import app
+
+    kwargs = case(Env(tmp_path, moa_tables, generic_tables, write, write_one))
+    args = ["data", "check"]
+    if kwargs.get("path") is not None:
+        args.append(str(kwargs.pop("path")))
+    for key, value in kwargs.items():
+        args += [_CLI_OPTIONS[key], str(value)]
+    result = CliRunner().invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    if case is not targets_missing_for_features:  # the CLI asks for --targets before load()
+        assert re.search(message, lines[0]), lines[0]
