@@ -6,12 +6,14 @@ from automoa import datasets
 from automoa.api import load_data, open_study, search
 from automoa.data import Dataset, describe
 from automoa.metrics import mean_columnwise_log_loss
+from automoa.report.leaderboard import leaderboard
 
 __all__ = [
     "Dataset",
     "__version__",
     "datasets",
     "describe",
+    "leaderboard",
     "load_data",
     "mean_columnwise_log_loss",
     "open_study",
