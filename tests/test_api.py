@@ -1,0 +1,35 @@
+import pytest
+
+import automoa
+from automoa.api import resolve_device
+from automoa.exceptions import ConfigError, StudyError
+
+
+def test_public_api_search_open_study_leaderboard(tmp_path):
+    data = automoa.datasets.load_yeast()
+    outcome = automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=2)
+    assert outcome.trials_run == 2
+    study = automoa.open_study(workdir=tmp_path)  # the only study there
+    board = automoa.leaderboard(study)
+    assert board["cv_log_loss"].is_monotonic_increasing  # both trials complete, best first
+    assert board.loc[0, "rank"] == 1 and board.loc[0, "family"] == "linear"
+
+
+def test_open_study_needs_a_name_when_there_are_several(tmp_path):
+    data = automoa.datasets.load_yeast()
+    for name in ("a", "b"):
+        automoa.search(data, budget="1m", space="fast", workdir=tmp_path, study=name, max_trials=1)
+    with pytest.raises(StudyError, match=r"name one of the studies in .*: a, b"):
+        automoa.open_study(workdir=tmp_path)
+
+
+def test_devices():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    with pytest.raises(ConfigError, match="--device"):
+        resolve_device("tpu")
+
+
+def test_max_trials_must_be_positive(tmp_path):
+    with pytest.raises(ConfigError, match="--max-trials"):
+        automoa.search("bundled:yeast", budget="10s", workdir=tmp_path, max_trials=0)
