@@ -3,8 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# torch is installed first, pinned, from the constraints file (a plain `pip install torch`
-# would pull a multi-GB CUDA build on CPU machines).
+# Tested versions come from constraints.txt; pyproject.toml keeps ranges permissive.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .PHONY: install demo test test-fast lint format bench clean
