@@ -1,38 +1,111 @@
-"""The preprocessing Step contract: fitted on the training fold, applied to any rows."""
+"""The preprocessing Step contract: fitted on the training fold, applied to any rows.
+
+Two kinds of step:
+
+- **transforms** (``resamples = False``): ``fit`` on training rows, then ``transform`` any rows
+  (training, validation, test, new data) with the fitted state;
+- **resamplers** (``resamples = True``, e.g. MLSMOTE): ``fit_resample`` returns the training
+  rows plus synthetic rows; they never touch validation, test or new rows (``transform`` is the
+  identity) and keep no state.
+
+Fitted state is saved as :class:`StepState` (JSON + numpy arrays, no pickle) for export.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from automoa.spaces.schema import ParamSpec
+
+
+@dataclass
+class StepState:
+    """A fitted step in safe formats.
+
+    Attributes:
+        name: the registered step name, used to find the class that restores it.
+        params: the step's constructor parameters (JSON-serialisable).
+        meta: other JSON-serialisable fitted values (e.g. output column names).
+        arrays: named numpy arrays (saved with ``allow_pickle=False``).
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
 
 class Step(ABC):
-    """A fold-fitted feature transformation.
+    """A fold-fitted preprocessing step.
 
     Subclasses set :attr:`name`, take their parameters as keyword arguments (the names used in
-    the search space), and implement :meth:`fit` and :meth:`transform`. ``fit`` only ever sees
-    training-fold rows.
+    the search space), and implement :meth:`fit`, :meth:`transform`, :meth:`state` and
+    :meth:`from_state` (transforms) or :meth:`fit_resample` (resamplers). ``fit`` and
+    ``fit_resample`` only ever see training-fold rows (or, for an unsupervised step the space
+    opts in with ``fit_on: train+test``, the features of every row the fold transforms).
 
     Attributes:
         name: registry name, as written in search spaces.
+        resamples: True for steps that add training rows (oversampling).
+        supervised: True for steps whose fit uses the labels (never fitted on test rows).
     """
 
     name: ClassVar[str]
+    resamples: ClassVar[bool] = False
+    supervised: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params
 
-    @abstractmethod
-    def fit(self, X: np.ndarray, Y: np.ndarray | None, feature_names: tuple[str, ...]) -> Step:
-        """Fit on training rows; returns ``self``."""
+    def fit(
+        self, X: np.ndarray, Y: np.ndarray | None, feature_names: tuple[str, ...], *, seed: int = 0
+    ) -> Step:
+        """Fit on training rows; returns ``self``. Transforms must override this."""
+        raise TypeError(f"step {self.name!r} is a resampler: use fit_resample")
 
-    @abstractmethod
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Transform rows with the fitted state; returns float32."""
+        """Transform rows with the fitted state; returns float32. Resamplers: identity."""
+        return X
+
+    def fit_resample(
+        self, X: np.ndarray, Y: np.ndarray, feature_names: tuple[str, ...], *, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Resamplers: the training rows followed by synthetic rows (float32, uint8)."""
+        raise TypeError(f"step {self.name!r} is not a resampler")
 
     @property
-    @abstractmethod
     def feature_names_out(self) -> tuple[str, ...]:
-        """Column names after the transform."""
+        """Column names after the transform (resamplers: unchanged)."""
+        return self._feature_names_out
+
+    def state(self) -> StepState:
+        """The fitted step in safe formats. Stateless steps need not override this."""
+        return StepState(
+            self.name, dict(self.params), {"feature_names_out": list(self.feature_names_out)}
+        )
+
+    @classmethod
+    def from_state(cls, state: StepState) -> Step:
+        """Restore a step saved by :meth:`state`. Stateless steps need not override this."""
+        step = cls(**state.params)
+        step._feature_names_out = tuple(state.meta["feature_names_out"])
+        return step
+
+    @classmethod
+    def bind(
+        cls,
+        params: Mapping[str, ParamSpec],
+        feature_names: tuple[str, ...],
+        n_train_rows: int,
+    ) -> Mapping[str, ParamSpec]:
+        """Adapt the step's parameter specs to the data (e.g. cap PCA components).
+
+        Called once per study, before sampling; the default keeps the specs as they are.
+        """
+        return params

@@ -14,6 +14,7 @@ import sklearn
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
+from automoa.preprocessing.cache import StepCache
 from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
 from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
@@ -108,7 +109,9 @@ class _Objective:
         deadline: Deadline,
         seed: int,
         device: str,
+        cache: StepCache | None = None,
     ) -> None:
+        self.cache = cache
         self.dataset = dataset
         self.meta = meta
         self.space = space
@@ -137,6 +140,7 @@ class _Objective:
             seed=self.seed,
             device=self.device,
             expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
+            cache=self.cache,
         )
         trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
         if result.test_pred is not None:
@@ -208,6 +212,7 @@ def run_search(
         deadline,
         seed,
         device,
+        StepCache(location.cache_dir),
     )
     trials_run = 0
     stopped_by = "budget"

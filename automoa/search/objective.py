@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from automoa.folds import fold_indices
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models.base import FittedModel
 from automoa.models.registry import get_family
-from automoa.preprocessing.chain import FittedChain, fit_chain
+from automoa.preprocessing.cache import StepCache, fold_key
+from automoa.preprocessing.chain import FittedChain, prepare_fold
 from automoa.search.deadline import Deadline
 from automoa.spaces.config import PipelineConfig
 
@@ -71,6 +73,14 @@ class TrialResult:
         return float(np.std(self.fold_scores))
 
 
+def _data_key(dataset: Dataset) -> str:
+    """The fingerprint plus the test features (cached entries hold transformed test rows)."""
+    digest = hashlib.sha256(dataset.fingerprint.encode())
+    if dataset.X_test is not None:
+        digest.update(np.ascontiguousarray(dataset.X_test).tobytes())
+    return digest.hexdigest()
+
+
 def evaluate(
     config: PipelineConfig,
     dataset: Dataset,
@@ -82,12 +92,14 @@ def evaluate(
     device: str = "cpu",
     expected_fold_seconds: float = 0.0,
     keep_models: bool = False,
+    cache: StepCache | None = None,
 ) -> TrialResult:
     """Cross-validate ``config`` on the shared folds.
 
     For each fold, the preprocessing chain and the model are fitted on the fold's training rows
     only (known-negative rows excluded); validation and test rows are only transformed and
-    predicted. Known-negative rows are predicted 0.
+    predicted (a step opting in to ``fit_on: train+test`` also sees their features, never their
+    labels). Known-negative rows are predicted 0.
 
     Args:
         config: the pipeline.
@@ -100,6 +112,8 @@ def evaluate(
         device: passed to the model family.
         expected_fold_seconds: an estimate of one fold's duration from earlier trials.
         keep_models: keep the fitted fold models in the result.
+        cache: fitted preprocessing prefixes shared across trials (see
+            :class:`~automoa.preprocessing.StepCache`).
 
     Returns:
         The trial result.
@@ -118,6 +132,9 @@ def evaluate(
     fold_scores: list[float] = []
     fold_seconds: list[float] = []
     fold_models: list[FoldModel] = []
+    # Known-negative test rows are never fitted on, even by transductive steps.
+    test_fit_rows = None if dataset.test_known_negative is None else ~dataset.test_known_negative
+    data_key = _data_key(dataset) if cache is not None else ""
 
     for fold in range(n_splits):
         # A fold starts only if every remaining fold can finish: a partial CV is never scored.
@@ -133,17 +150,24 @@ def evaluate(
         train_idx = train_idx[trainable[train_idx]]
         scored_valid = valid_idx[trainable[valid_idx]]
         try:
-            chain, X_train = fit_chain(
+            prepared = prepare_fold(
                 config.preprocessing,
                 dataset.X[train_idx],
                 dataset.Y[train_idx],
+                dataset.X[scored_valid],
+                dataset.X_test,
                 dataset.feature_names,
+                seed=seed + fold,
+                test_fit_rows=test_fit_rows,
+                cache=cache,
+                fold_key=None
+                if cache is None
+                else fold_key(data_key, train_idx, scored_valid, seed + fold),
             )
-            X_valid = chain.transform(dataset.X[scored_valid])
             model = family(**config.model_params).fit(
-                X_train,
-                dataset.Y[train_idx],
-                X_valid=X_valid,
+                prepared.X_train,
+                prepared.Y_train,
+                X_valid=prepared.X_valid,
                 Y_valid=dataset.Y[scored_valid],
                 deadline=deadline,
                 seed=seed + fold,
@@ -153,12 +177,11 @@ def evaluate(
             raise TrialStopped(f"budget: {exc}", fold_scores) from exc
         except PruneTrial as exc:
             raise TrialStopped(str(exc), fold_scores) from exc
-        oof[scored_valid] = model.predict_proba(X_valid)
-        fold_model = FoldModel(chain, model)
+        oof[scored_valid] = model.predict_proba(prepared.X_valid)
         if test_pred is not None:
-            test_pred += fold_model.predict_proba(dataset.X_test) / n_splits
+            test_pred += model.predict_proba(prepared.X_test) / n_splits
         if keep_models:
-            fold_models.append(fold_model)
+            fold_models.append(FoldModel(prepared.chain, model))
         fold_seconds.append(time.perf_counter() - started)
         fold_scores.append(mean_columnwise_log_loss(dataset.Y[valid_idx], oof[valid_idx]))
         if reporter is not None and reporter(fold, float(np.mean(fold_scores))):

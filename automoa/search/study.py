@@ -26,6 +26,7 @@ from automoa.spaces.config import PipelineConfig
 DEFAULT_WORKDIR = Path("automoa-work")
 DB_FILENAME = "automoa.db"
 ARTIFACTS_DIRNAME = "artifacts"
+CACHE_DIRNAME = "cache"
 PRIOR_CONFIG = PipelineConfig("prior", {"smoothing": 1.0})
 _META_KEY = "automoa"  # study user attribute holding the creation facts
 
@@ -37,6 +38,7 @@ class StudyLocation:
     storage: str
     study_name: str
     artifacts_dir: Path
+    cache_dir: Path
 
 
 def study_name_for(data_name: str) -> str:
@@ -54,8 +56,9 @@ def resolve_location(
 
     Args:
         study_name: the study.
-        workdir: the run directory (default ``./automoa-work``); holds the SQLite file and the
-            artifacts unless ``storage`` / ``artifacts`` say otherwise.
+        workdir: the run directory (default ``./automoa-work``); holds the SQLite file, the
+            artifacts (unless ``storage`` / ``artifacts`` say otherwise) and the preprocessing
+            cache.
         storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``).
         artifacts: the artifact directory.
 
@@ -66,7 +69,9 @@ def resolve_location(
     if storage is None:
         storage = f"sqlite:///{(workdir / DB_FILENAME).resolve()}"
     artifacts_dir = Path(artifacts) if artifacts is not None else workdir / ARTIFACTS_DIRNAME
-    return StudyLocation(storage, study_name, artifacts_dir.resolve())
+    return StudyLocation(
+        storage, study_name, artifacts_dir.resolve(), (workdir / CACHE_DIRNAME).resolve()
+    )
 
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:

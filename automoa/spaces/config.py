@@ -12,6 +12,9 @@ def _frozen(params: dict[str, Any] | None) -> MappingProxyType:
     return MappingProxyType(dict(params or {}))
 
 
+FIT_ON_CHOICES = ("train", "train+test")
+
+
 @dataclass(frozen=True)
 class StepConfig:
     """One preprocessing step (or the loss) with its parameter values.
@@ -20,18 +23,45 @@ class StepConfig:
         name: the registered name of the step (e.g. ``"quantile"``) or loss (``"focal"``).
         params: parameter values, with names local to the step (``n_quantiles``, not
             ``prep.quantile.n_quantiles``).
+        id: the step's name in the space when it differs from ``name`` (a space may use one
+            step type twice, e.g. ``pca_genes`` and ``pca_cells``); ``None`` means ``name``.
+        fit_on: ``"train"`` (default): fitted on the training fold's rows only.
+            ``"train+test"``: transductive opt-in for unsupervised steps, fitted on the
+            features (never the labels) of every row it transforms in a fold: training,
+            validation and test rows.
     """
 
     name: str
     params: MappingProxyType = field(default_factory=lambda: _frozen(None))
+    id: str | None = None
+    fit_on: str = "train"
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, MappingProxyType):
             object.__setattr__(self, "params", _frozen(self.params))
+        if self.fit_on not in FIT_ON_CHOICES:
+            raise ValueError(f"fit_on must be one of {FIT_ON_CHOICES}, got {self.fit_on!r}")
+
+    @property
+    def key(self) -> str:
+        """The step's id in the space (``id`` or ``name``)."""
+        return self.id or self.name
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"name": self.name, "params": dict(self.params)}
+        """JSON-ready form (only non-default ``id`` / ``fit_on`` are written)."""
+        data: dict[str, Any] = {"name": self.name, "params": dict(self.params)}
+        if self.id is not None:
+            data["id"] = self.id
+        if self.fit_on != "train":
+            data["fit_on"] = self.fit_on
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            data["name"], data.get("params", {}), data.get("id"), data.get("fit_on", "train")
+        )
 
 
 @dataclass(frozen=True)
@@ -76,8 +106,6 @@ class PipelineConfig:
         return cls(
             family=data["family"],
             model_params=data.get("model_params", {}),
-            preprocessing=tuple(
-                StepConfig(s["name"], s.get("params", {})) for s in data.get("preprocessing", [])
-            ),
-            loss=StepConfig(loss["name"], loss.get("params", {})) if loss else None,
+            preprocessing=tuple(StepConfig.from_dict(s) for s in data.get("preprocessing", [])),
+            loss=StepConfig.from_dict(loss) if loss else None,
         )

@@ -7,6 +7,7 @@ Call :func:`check_model_family` with a family class and parameters; it raises
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from automoa.exceptions import BudgetExhausted
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.registry import restore
+from automoa.preprocessing.base import Step, StepState
 from automoa.search.deadline import Deadline
 
 
@@ -33,7 +35,6 @@ def tiny_problem(seed: int = 0, n: int = 120, d: int = 8, labels: int = 5):
 def _roundtrip(state: ModelState) -> ModelState:
     """Pass a state through the safe formats (JSON meta, arrays without pickle)."""
     import io
-    import json
 
     meta = json.loads(json.dumps(state.meta))
     arrays = {}
@@ -79,3 +80,73 @@ def check_model_family(family: type[ModelFamily], params: dict[str, Any] | None 
     if late is not None:
         late_proba = late.predict_proba(X_new)
         assert late_proba.shape == proba.shape, f"{family.name}: bad model after the deadline"
+
+
+def tiny_table(seed: int = 0, n: int = 90):
+    """Tiny grouped features (``g-*``, ``c-*``, an integer ``cat``) and rare labels."""
+    rng = np.random.default_rng(seed)
+    genes = rng.normal(size=(n, 10))
+    cells = genes[:, :5] @ rng.normal(size=(5, 5)) + 0.3 * rng.normal(size=(n, 5))
+    cat = rng.integers(0, 4, size=(n, 1))
+    X = np.hstack([genes, cells, cat]).astype(np.float32)
+    names = (*(f"g-{i}" for i in range(10)), *(f"c-{i}" for i in range(5)), "cat")
+    Y = np.zeros((n, 4), dtype=np.uint8)
+    Y[:, 0] = genes[:, 0] > 0.5
+    Y[rng.choice(n, 6, replace=False), 1] = 1
+    Y[rng.choice(n, 3, replace=False), 2] = 1
+    Y[rng.choice(n, 30, replace=False), 3] = 1
+    return X, Y, names
+
+
+def _roundtrip_step(state: StepState) -> StepState:
+    model_like = _roundtrip(ModelState(state.name, state.meta, state.arrays))
+    return StepState(
+        state.name, json.loads(json.dumps(state.params)), model_like.meta, model_like.arrays
+    )
+
+
+def check_step(step_cls: type[Step], params: dict[str, Any] | None = None) -> None:
+    """Check the :class:`Step` contract on tiny data.
+
+    Transforms: float32 output of the announced width, finite; the same seed gives the same
+    output; the state survives JSON + ``np.save(allow_pickle=False)``; fitting through
+    :func:`~automoa.preprocessing.prepare_fold` never reads validation or test rows (they are
+    NaN here, and the training output and fitted state must not change). Resamplers: the input
+    rows come first and unchanged, float32 / uint8, deterministic, identity on other rows.
+    """
+    from automoa.preprocessing.chain import prepare_fold
+    from automoa.spaces.config import StepConfig
+
+    params = dict(params or {})
+    X, Y, names = tiny_table()
+    X_train, Y_train, X_valid = X[:60], Y[:60], X[60:]
+    label = step_cls.name
+    if step_cls.resamples:
+        X_out, Y_out = step_cls(**params).fit_resample(X_train, Y_train, names, seed=0)
+        assert X_out.dtype == np.float32 and Y_out.dtype == np.uint8, f"{label}: dtypes"
+        assert np.array_equal(X_out[:60], X_train), f"{label}: input rows changed"
+        assert np.array_equal(Y_out[:60], Y_train), f"{label}: input labels changed"
+        again = step_cls(**params).fit_resample(X_train, Y_train, names, seed=0)
+        assert np.array_equal(again[0], X_out), f"{label}: not deterministic"
+        assert np.array_equal(step_cls(**params).transform(X_valid), X_valid), f"{label}: rows"
+        return
+
+    step = step_cls(**params).fit(X_train, Y_train, names, seed=0)
+    out = step.transform(X_valid)
+    assert out.dtype == np.float32, f"{label}: dtype {out.dtype}"
+    assert out.shape == (30, len(step.feature_names_out)), f"{label}: shape {out.shape}"
+    assert np.isfinite(out).all(), f"{label}: non-finite output"
+    again = step_cls(**params).fit(X_train, Y_train, names, seed=0).transform(X_valid)
+    assert np.array_equal(again, out), f"{label}: not deterministic"
+    restored = step_cls.from_state(_roundtrip_step(step.state()))
+    assert np.array_equal(restored.transform(X_valid), out), f"{label}: state lost"
+    assert restored.feature_names_out == step.feature_names_out, f"{label}: names lost"
+
+    config = [StepConfig(step_cls.name, params)]
+    clean = prepare_fold(config, X_train, Y_train, X_valid, X_valid, names)
+    poisoned = np.full_like(X_valid, np.nan)
+    leaky = prepare_fold(config, X_train, Y_train, poisoned, poisoned, names)
+    assert np.array_equal(leaky.X_train, clean.X_train), f"{label}: fitted on validation rows"
+    assert np.array_equal(leaky.chain.transform(X_valid), clean.X_valid), (
+        f"{label}: fitted state depends on validation rows"
+    )

@@ -6,7 +6,11 @@ from automoa.testing import check_model_family
 PARAMS = {"prior": {"smoothing": 1.0}, "linear": {"C": 0.5}}
 
 
-@pytest.mark.parametrize("name", family_names())
+# Families registered by other test modules (``test_*``) are fakes, not shipped families.
+SHIPPED = [name for name in family_names() if not name.startswith("test_")]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_family_passes_conformance(name):
     check_model_family(get_family(name), PARAMS.get(name, {}))
 

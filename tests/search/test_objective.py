@@ -71,7 +71,7 @@ class RecordingStep(Step):
     def __init__(self) -> None:
         super().__init__()
 
-    def fit(self, X, Y, feature_names):
+    def fit(self, X, Y, feature_names, *, seed=0):
         _SEEN.setdefault("fit_rows", []).extend(X[:, 0].astype(int).tolist())
         self._names = feature_names
         return self
@@ -139,3 +139,18 @@ def test_variance_threshold_removing_everything_is_a_prune_reason():
     config = PipelineConfig("linear", {}, (StepConfig("variance", {"threshold": 1e6}),))
     with pytest.raises(TrialStopped, match="removes every column"):
         evaluate(config, ds, folds)
+
+
+def test_cache_shared_by_trials_gives_identical_results(tmp_path):
+    from automoa.preprocessing import StepCache
+
+    ds = _dataset()
+    folds = make_folds(ds.Y, 5, seed=0)
+    cache = StepCache(tmp_path)
+    plain = evaluate(LINEAR, ds, folds, seed=0)
+    first = evaluate(LINEAR, ds, folds, seed=0, cache=cache)
+    other_model = PipelineConfig("linear", {"C": 0.1}, LINEAR.preprocessing)
+    second = evaluate(other_model, ds, folds, seed=0, cache=cache)
+    assert np.array_equal(first.oof, plain.oof) and np.array_equal(first.test_pred, plain.test_pred)
+    assert cache.stats.hits == {"quantile": 5}  # the second trial reused every fold's prefix
+    assert second.cv_score != first.cv_score

@@ -1,0 +1,175 @@
+"""Cache of fitted chain prefixes, shared by trials: in memory (LRU) and on disk (joblib).
+
+An entry holds what a chain prefix produced on one fold: the transformed training, validation
+and test rows and the fitted steps' states. Keys hash the data fingerprint, the fold's rows,
+the seed and the prefix's step configurations, so a hit is always the same computation.
+
+Disk entries are written to a temporary file and renamed into place, so two workers sharing the
+directory never read a half-written entry; an unreadable entry is a miss. Both tiers are bounded
+(least recently used entries go first in memory, oldest files on disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from automoa.preprocessing.base import StepState
+from automoa.spaces.config import StepConfig
+
+DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB
+DEFAULT_DISK_BYTES = 4 << 30  # 4 GiB
+
+
+@dataclass
+class CacheEntry:
+    """Output of a fitted chain prefix on one fold."""
+
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_valid: np.ndarray
+    X_test: np.ndarray | None
+    feature_names: tuple[str, ...]
+    states: list[StepState]
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate size in memory."""
+        arrays = [self.X_train, self.Y_train, self.X_valid]
+        if self.X_test is not None:
+            arrays.append(self.X_test)
+        arrays += [a for s in self.states for a in s.arrays.values()]
+        return sum(a.nbytes for a in arrays)
+
+
+@dataclass
+class CacheStats:
+    """Lookups by outcome, per step name (for the benchmark)."""
+
+    hits: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+
+    def record(self, step: str, hit: bool) -> None:
+        """Count one lookup."""
+        counter = self.hits if hit else self.misses
+        counter[step] = counter.get(step, 0) + 1
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups (0 before any lookup)."""
+        hits, total = sum(self.hits.values()), sum(self.hits.values()) + sum(self.misses.values())
+        return hits / total if total else 0.0
+
+
+def fold_key(fingerprint: str, train_idx: np.ndarray, valid_idx: np.ndarray, seed: int) -> str:
+    """Identity of a fold's inputs: the data, its exact rows, and the seed."""
+    digest = hashlib.sha256(fingerprint.encode())
+    digest.update(np.ascontiguousarray(train_idx, dtype=np.int64).tobytes())
+    digest.update(b"|")
+    digest.update(np.ascontiguousarray(valid_idx, dtype=np.int64).tobytes())
+    digest.update(str(seed).encode())
+    return digest.hexdigest()
+
+
+def prefix_key(base: str, steps: Sequence[StepConfig]) -> str:
+    """Key of a chain prefix on the fold identified by ``base``."""
+    text = json.dumps([s.to_dict() for s in steps], sort_keys=True, default=str)
+    return hashlib.sha256(f"{base}|{text}".encode()).hexdigest()
+
+
+class StepCache:
+    """Two-tier cache of :class:`CacheEntry` objects.
+
+    Args:
+        directory: where disk entries live (``None``: memory only).
+        max_memory_bytes: memory bound.
+        max_disk_bytes: disk bound.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        max_memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        max_disk_bytes: int = DEFAULT_DISK_BYTES,
+    ) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_memory_bytes = max_memory_bytes
+        self.max_disk_bytes = max_disk_bytes
+        self._memory: OrderedDict[str, CacheEntry] = OrderedDict()
+        self._memory_bytes = 0
+        self.stats = CacheStats()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.joblib"  # type: ignore[operator]
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry for ``key``, or ``None``."""
+        entry = self._memory.get(key)
+        if entry is not None:
+            self._memory.move_to_end(key)
+            return entry
+        if self.directory is None:
+            return None
+        path = self._path(key)
+        try:
+            entry = joblib.load(path)
+        except Exception:  # missing, being evicted by another worker, or unreadable: a miss
+            return None
+        if not isinstance(entry, CacheEntry):
+            return None
+        os.utime(path)  # recently used: evicted last
+        self._remember(key, entry)
+        return entry
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        """Store ``entry`` in memory and, if there is a directory, on disk."""
+        self._remember(key, entry)
+        if self.directory is None or entry.nbytes > self.max_disk_bytes:
+            return
+        path = self._path(key)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
+        os.close(fd)
+        try:
+            joblib.dump(entry, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._evict_disk()
+
+    def _remember(self, key: str, entry: CacheEntry) -> None:
+        if entry.nbytes > self.max_memory_bytes:
+            return
+        if key in self._memory:
+            self._memory_bytes -= self._memory.pop(key).nbytes
+        self._memory[key] = entry
+        self._memory_bytes += entry.nbytes
+        while self._memory_bytes > self.max_memory_bytes:
+            _, evicted = self._memory.popitem(last=False)
+            self._memory_bytes -= evicted.nbytes
+
+    def _evict_disk(self) -> None:
+        files = []
+        for path in self.directory.glob("*.joblib"):  # type: ignore[union-attr]
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed by another worker
+                continue
+            files.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in files)
+        for _, size, path in sorted(files):
+            if total <= self.max_disk_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
