@@ -159,6 +159,12 @@ def search_command(
             f"best CV log loss {best['value']:.5f} (trial {best['number']}, {best['family']}) "
             f"vs constant prior {prior:.5f}: {gain:+.1f}% better"
         )
+    reused = sum(outcome.cache_stats.hits.values())
+    if reused:
+        out.print(
+            f"preprocessing cache: {reused} fitted steps reused "
+            f"(hit rate {outcome.cache_stats.hit_rate:.0%})"
+        )
     if outcome.stopped_by == "interrupted":
         err.print("interrupted: every finished trial is saved; run the same command to resume.")
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -24,6 +24,16 @@ def _stratified_assign(Y: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
     return fold_of
 
 
+def check_n_splits(n_splits: int, n_rows: int) -> None:
+    """Raise :class:`ConfigError` unless ``2 <= n_splits <= n_rows``."""
+    if n_splits < 2:
+        raise ConfigError(f"--folds: expected at least 2 folds, got {n_splits}")
+    if n_splits > n_rows:
+        raise ConfigError(
+            f"--folds: {n_splits} folds need at least {n_splits} rows, data has {n_rows}"
+        )
+
+
 def make_folds(
     Y: np.ndarray,
     n_splits: int = 5,
@@ -52,18 +62,14 @@ def make_folds(
         ConfigError: if ``n_splits`` is below 2 or above the number of rows.
     """
     Y = np.asarray(Y)
-    n = Y.shape[0]
-    if n_splits < 2:
-        raise ConfigError(f"--folds: expected at least 2 folds, got {n_splits}")
-    if n_splits > n:
-        raise ConfigError(f"--folds: {n_splits} folds need at least {n_splits} rows, data has {n}")
+    check_n_splits(n_splits, Y.shape[0])
     if groups is None:
         return _stratified_assign(Y, n_splits, seed)
 
     groups = np.asarray(groups)
     uniques, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     small = counts[inverse] <= max_group_size
-    fold_of = np.empty(n, dtype=np.int16)
+    fold_of = np.empty(Y.shape[0], dtype=np.int16)
 
     small_groups = np.flatnonzero(counts <= max_group_size)
     if len(small_groups) >= n_splits:

@@ -2,7 +2,9 @@
 
 # Importing the step modules registers them.
 from automoa.preprocessing import (  # noqa: F401
+    mlsmote,
     onehot,
+    oversample,
     pca,
     quantile,
     rowstats,

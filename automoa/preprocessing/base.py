@@ -13,7 +13,7 @@ Fitted state is saved as :class:`StepState` (JSON + numpy arrays, no pickle) for
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar

@@ -53,21 +53,32 @@ class CacheEntry:
 
 @dataclass
 class CacheStats:
-    """Lookups by outcome, per step name (for the benchmark)."""
+    """Lookups by outcome and compute seconds, per step id (for reports and the benchmark)."""
 
     hits: dict[str, int] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
+    compute_seconds: dict[str, float] = field(default_factory=dict)
 
-    def record(self, step: str, hit: bool) -> None:
-        """Count one lookup."""
+    def record(self, step: str, hit: bool, seconds: float = 0.0) -> None:
+        """Count one lookup (and the seconds spent computing it on a miss)."""
         counter = self.hits if hit else self.misses
         counter[step] = counter.get(step, 0) + 1
+        self.compute_seconds[step] = self.compute_seconds.get(step, 0.0) + seconds
 
     @property
     def hit_rate(self) -> float:
         """Hits over lookups (0 before any lookup)."""
         hits, total = sum(self.hits.values()), sum(self.hits.values()) + sum(self.misses.values())
         return hits / total if total else 0.0
+
+    def seconds_saved(self) -> float:
+        """Estimated compute time the hits saved: hits x mean compute time of the step."""
+        saved = 0.0
+        for step, hits in self.hits.items():
+            misses = self.misses.get(step, 0)
+            if misses:
+                saved += hits * self.compute_seconds.get(step, 0.0) / misses
+        return saved
 
 
 def fold_key(fingerprint: str, train_idx: np.ndarray, valid_idx: np.ndarray, seed: int) -> str:

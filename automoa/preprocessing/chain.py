@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -132,11 +133,13 @@ def prepare_fold(
                 entry, start = cached, i
                 break
     for i in range(len(configs)):
+        if i < start:
+            cache.stats.record(configs[i].key, hit=True)
+            continue
+        started = time.perf_counter()
+        entry = _apply(configs[i], entry, test_fit_rows, seed)
         if use_cache:
-            cache.stats.record(configs[i].key, hit=i < start)
-        if i >= start:
-            entry = _apply(configs[i], entry, test_fit_rows, seed)
-            if use_cache:
-                cache.put(keys[i], entry)
+            cache.stats.record(configs[i].key, hit=False, seconds=time.perf_counter() - started)
+            cache.put(keys[i], entry)
     chain = FittedChain.from_states(entry.states, entry.feature_names)
     return PreparedFold(entry.X_train, entry.Y_train, entry.X_valid, entry.X_test, chain)

@@ -46,13 +46,14 @@ class OneHotStep(Step):
         names = tuple(feature_names)
         self._feature_names_out = (
             *(names[i] for i in keep),
-            *(f"{names[j]}={v:g}" for j, vals in zip(columns, levels) for v in vals),
+            *(f"{names[j]}={v:g}" for j, vals in zip(columns, levels, strict=True) for v in vals),
         )
         return self
 
     def transform(self, X):
         encoded = [
-            (X[:, j][:, None] == values[None, :]) for j, values in zip(self.columns, self.levels)
+            (X[:, j][:, None] == values[None, :])
+            for j, values in zip(self.columns, self.levels, strict=True)
         ]
         return np.hstack([X[:, self.keep], *encoded]).astype(np.float32)
 

@@ -14,13 +14,14 @@ import sklearn
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
-from automoa.preprocessing.cache import StepCache
+from automoa.folds import check_n_splits
+from automoa.preprocessing.cache import CacheStats, StepCache
 from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
 from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.search.pruning import MarginPercentilePruner
 from automoa.search.study import StudyLocation, StudyMeta, open_study
-from automoa.spaces import SearchSpace, default_params, sample
+from automoa.spaces import SearchSpace, bind_data, default_params, sample
 
 #: Trials of one family whose fold times estimate the next trial's.
 _TIMING_WINDOW = 10
@@ -49,6 +50,7 @@ class SearchOutcome:
     trials_run: int
     stopped_by: str  # "budget", "trials", "interrupted"
     seconds: float
+    cache_stats: CacheStats
 
 
 def package_versions() -> dict[str, str]:
@@ -177,7 +179,9 @@ def run_search(
     Args:
         dataset: the data (must match the study's fingerprint when resuming).
         location: storage URL, study name, artifact directory.
-        space: the search space (must match the study's when resuming).
+        space: the search space (must match the study's when resuming); it is first bound to
+            the data (:func:`~automoa.spaces.bind_data`), and the bound space is what the study
+            stores.
         budget_seconds: wall clock for this invocation, study set-up included.
         n_splits: number of folds (fixed at study creation).
         seed: the study seed (folds, sampler, model seeds).
@@ -192,6 +196,10 @@ def run_search(
     deadline = Deadline(budget_seconds)
     started = time.perf_counter()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    check_n_splits(n_splits, dataset.n_rows)
+    # Data-dependent bounds (e.g. PCA components) are fixed before the study sees the space.
+    n_train_rows = int(dataset.trainable_mask.sum()) * (n_splits - 1) // n_splits
+    space = bind_data(space, dataset.feature_names, n_train_rows)
     study, meta, created = open_study(
         location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
     )
@@ -204,6 +212,7 @@ def run_search(
     if on_start is not None:
         on_start(meta, n_existing)
 
+    cache = StepCache(location.cache_dir)
     objective = _Objective(
         dataset,
         meta,
@@ -212,7 +221,7 @@ def run_search(
         deadline,
         seed,
         device,
-        StepCache(location.cache_dir),
+        cache,
     )
     trials_run = 0
     stopped_by = "budget"
@@ -263,7 +272,7 @@ def run_search(
         if stopped_by == "interrupted" or (reason or "").startswith("budget"):
             break
     return SearchOutcome(
-        study, meta, created, trials_run, stopped_by, time.perf_counter() - started
+        study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats
     )
 
 

@@ -1,5 +1,6 @@
 """Search spaces: the YAML schema, loading, sampling trials into pipeline configurations."""
 
+from automoa.spaces.binding import bind_data
 from automoa.spaces.config import PipelineConfig, StepConfig
 from automoa.spaces.diff import space_diff
 from automoa.spaces.loader import load_space, shipped_spaces
@@ -29,6 +30,7 @@ __all__ = [
     "SearchSpace",
     "StepConfig",
     "StepSpec",
+    "bind_data",
     "config_from_params",
     "default_params",
     "load_space",

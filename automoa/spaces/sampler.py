@@ -2,8 +2,9 @@
 
 :func:`sample` is pure: it only calls ``trial.suggest_float``, ``suggest_int`` and
 ``suggest_categorical`` with namespaced names (``model.family``, ``model.<family>.<param>``,
-``prep.<step>.enabled``, ``prep.<step>.<param>``, ``loss.name``, ``loss.<loss>.<param>``), and
-only for the branch it takes, so it works with ``optuna.trial.FixedTrial``.
+``prep.<id>.enabled``, ``prep.<id>.<param>``, ``loss.name``, ``loss.<loss>.<param>``; ``<id>`` is
+a preprocessing entry's id, by default its step name), and only for the branch it takes, so it
+works with ``optuna.trial.FixedTrial``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def sample(trial: SuggestTrial, space: SearchSpace) -> PipelineConfig:
 
     Returns:
         The configuration; constants are filled in without being suggested, parameter names in
-        it are local (``C``, not ``model.linear.C``).
+        it are local (``C``, not ``model.linear.C``). Each step carries its entry's ``id``
+        (``None`` when it is the step name) and ``fit_on``.
     """
     family = trial.suggest_categorical("model.family", list(space.families))
     family_spec = space.families[family]
@@ -71,10 +73,11 @@ def sample(trial: SuggestTrial, space: SearchSpace) -> PipelineConfig:
     steps = []
     for step in space.steps:
         if step.optional and not trial.suggest_categorical(
-            f"prep.{step.name}.enabled", [False, True]
+            f"prep.{step.key}.enabled", [False, True]
         ):
             continue
-        steps.append(StepConfig(step.name, _values(trial, f"prep.{step.name}", step.params)))
+        values = _values(trial, f"prep.{step.key}", step.params)
+        steps.append(StepConfig(step.name, values, step.id, step.fit_on))
     loss = None
     if family_spec.uses_loss and space.losses:
         loss_name = trial.suggest_categorical("loss.name", list(space.losses))
@@ -121,10 +124,10 @@ def default_params(space: SearchSpace, family: str) -> dict[str, Any]:
     params.update(_defaults(f"model.{family}", family_spec.params))
     for step in space.steps:
         if step.optional:
-            params[f"prep.{step.name}.enabled"] = step.default_enabled
+            params[f"prep.{step.key}.enabled"] = step.default_enabled
             if not step.default_enabled:
                 continue
-        params.update(_defaults(f"prep.{step.name}", step.params))
+        params.update(_defaults(f"prep.{step.key}", step.params))
     if family_spec.uses_loss and space.losses:
         loss_name = next(iter(space.losses))
         params["loss.name"] = loss_name

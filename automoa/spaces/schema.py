@@ -14,11 +14,14 @@ The format
     description: "..."            # optional string
     preprocessing:                # optional, ordered list; applied first to last
       - step: quantile            # required: a registered step name (automoa.preprocessing)
+        id: quantile              # optional, default the step name: names the entry in
+                                  #   Optuna names; distinct per entry (see Step ids)
         optional: true            # optional, default true: sampled as categorical
                                   #   `prep.quantile.enabled` in [false, true];
                                   #   false => always applied
         default_enabled: true     # optional, default true: enabled in the default
                                   #   configuration (must be true when optional is false)
+        fit_on: train             # optional: train (default) or train+test (see fit_on)
         params:                   # optional: parameter name -> parameter spec (below)
           n_quantiles: {type: int, low: 20, high: 200, log: true, default: 100}
           output_distribution: normal   # a bare scalar is a constant
@@ -36,13 +39,60 @@ The format
 Keys
 ----
 Top level: ``name`` (required), ``description``, ``preprocessing``, ``models`` (required),
-``losses``; nothing else. A preprocessing entry: ``step`` (required), ``optional``,
-``default_enabled``, ``params``. A model or loss entry: ``params`` only (an empty entry,
-``{}`` or nothing at all, is allowed). A step may appear once. Family, step and parameter names
+``losses``; nothing else. A preprocessing entry: ``step`` (required), ``id``, ``optional``,
+``default_enabled``, ``fit_on``, ``params``. A model or loss entry: ``params`` only (an empty
+entry, ``{}`` or nothing at all, is allowed). Family, step and parameter names
 are checked against the registries (:func:`automoa.models.family_names`,
 :func:`automoa.preprocessing.step_names`) and the constructor signatures (a constructor that
 takes ``**kwargs`` accepts any name; a constructor argument without a default must be given).
 Loss names and their parameters are checked against :data:`automoa.losses.LOSS_PARAMS`.
+
+Step ids
+--------
+Every preprocessing entry has an id: ``id: <name>`` (letters, digits, ``_`` and ``-``), by
+default its step name. Ids must be distinct, so a step without an id appears at most once, and
+the same step type can appear several times with distinct ids, each with its own parameters:
+
+.. code-block:: yaml
+
+    preprocessing:
+      - step: pca
+        id: pca_genes
+        params:
+          group: g-          # columns whose name starts with g-
+          n_components: {type: int, low: 10, high: 100, log: true, default: 50}
+          mode: append
+      - step: pca
+        id: pca_cells
+        params:
+          group: c-
+          n_components: {type: int, low: 2, high: 20, default: 5}
+          mode: append
+
+The id names the entry's Optuna parameters (``prep.pca_genes.enabled``,
+``prep.pca_genes.n_components``) and is carried by the sampled
+:class:`~automoa.spaces.config.StepConfig` (``id=None`` when it equals the step name; its
+``key`` is the id either way).
+
+fit_on
+------
+``fit_on: train`` (the default) fits the step on the training rows of a fold only.
+``fit_on: train+test`` is a transductive opt-in: the step is fitted on the features (never the
+labels) of every row it transforms in the fold (training, validation and test rows), as is
+common for rank-gauss or PCA in competitions. It is refused for a step that uses the labels
+(class attribute ``supervised``) or adds rows (``resamples``), e.g. MLSMOTE. The sampled
+:class:`~automoa.spaces.config.StepConfig` carries it.
+
+Binding to the data
+-------------------
+:func:`automoa.spaces.bind_data` (``space, feature_names, n_train_rows``) returns a new space in
+which every step's specs are replaced by its class's
+:meth:`~automoa.preprocessing.base.Step.bind` (data-dependent bounds, e.g. PCA components
+capped by the column count of the group). The returned specs are re-checked with the rules
+below and an invalid one raises :class:`~automoa.exceptions.SearchSpaceError` naming the
+entry's position, its id and the parameter. A study binds the space before sampling and stores
+the bound space (its canonical JSON shows the bound values; the same data binds to the same
+space). The default ``bind`` keeps the specs, so such a space binds to itself.
 
 Parameter specs
 ---------------
@@ -64,8 +114,9 @@ Optuna; they go straight into the sampled configuration.
 Optuna parameter names
 ----------------------
 Names are namespaced by branch, so a conditional branch never reuses a name:
-``model.family``, ``model.<family>.<param>``, ``prep.<step>.enabled`` (optional steps only),
-``prep.<step>.<param>``, ``loss.name``, ``loss.<loss>.<param>``. ``model.family`` is suggested
+``model.family``, ``model.<family>.<param>``, ``prep.<id>.enabled`` (optional steps only),
+``prep.<id>.<param>``, ``loss.name``, ``loss.<loss>.<param>``, where ``<id>`` is the entry's id
+(by default its step name). ``model.family`` is suggested
 even when the space has one family (a one-choice categorical), and ``loss.name`` even with one
 loss, so names stay stable when a space grows. Family and loss choices are offered in sorted
 order. The default loss (used by the default configuration) is the first loss in sorted order.
@@ -90,9 +141,11 @@ the document itself is ``(top level)``; YAML syntax errors and duplicate keys gi
 Canonical form
 --------------
 :meth:`SearchSpace.to_dict` is itself a valid space document with every key spelled out and
-every default resolved; :meth:`SearchSpace.to_json` (sorted keys, compact) is therefore
+every default resolved, except that a preprocessing entry's ``id`` and ``fit_on`` are written
+only when they differ from their defaults (the step name, ``train``), so spaces that do not use
+them keep their hash; :meth:`SearchSpace.to_json` (sorted keys, compact) is therefore
 independent of comments, key order and the file's location, and :attr:`SearchSpace.hash` is its
-sha256. The name and description are part of it.
+sha256. The name, description, ids and ``fit_on`` are part of it.
 """
 
 from __future__ import annotations
@@ -104,8 +157,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
+from automoa.spaces.config import FIT_ON_CHOICES
+
 #: Scalar values allowed as constants and categorical choices.
 Scalar: TypeAlias = str | int | float | bool | None
+
+#: ``fit_on`` when a preprocessing entry does not say (one of :data:`FIT_ON_CHOICES`).
+DEFAULT_FIT_ON = FIT_ON_CHOICES[0]
 
 
 @dataclass(frozen=True)
@@ -218,30 +276,52 @@ class StepSpec:
 
     Attributes:
         name: registered step name.
-        optional: whether the step is switched on and off by ``prep.<name>.enabled``.
+        optional: whether the step is switched on and off by ``prep.<id>.enabled``.
         default_enabled: whether the default configuration applies it.
         params: parameter name -> spec (read-only mapping, sorted by name).
+        id: the entry's id when it differs from ``name``, else ``None`` (an id equal to the name
+            is stored as ``None``, so both spellings compare equal); see :attr:`key`.
+        fit_on: ``"train"`` (fitted on training rows) or ``"train+test"`` (transductive: fitted
+            on the features of every row it transforms).
     """
 
     name: str
     optional: bool = True
     default_enabled: bool = True
     params: Mapping[str, ParamSpec] = field(default_factory=lambda: _freeze(None))
+    id: str | None = None
+    fit_on: str = DEFAULT_FIT_ON
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _freeze(self.params))
+        if self.id == self.name:
+            object.__setattr__(self, "id", None)
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
+    @property
+    def key(self) -> str:
+        """The entry's id in the space (``id`` or ``name``), used in Optuna parameter names."""
+        return self.id or self.name
+
     def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form (a valid ``preprocessing`` entry)."""
-        return {
+        """Canonical, JSON-ready form (a valid ``preprocessing`` entry).
+
+        ``id`` and ``fit_on`` are written only when they differ from their defaults (the step
+        name and ``"train"``), so spaces that do not use them keep their hash.
+        """
+        data: dict[str, Any] = {
             "step": self.name,
             "optional": self.optional,
             "default_enabled": self.default_enabled,
             "params": _params_dict(self.params),
         }
+        if self.id is not None:
+            data["id"] = self.id
+        if self.fit_on != DEFAULT_FIT_ON:
+            data["fit_on"] = self.fit_on
+        return data
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,15 @@ import difflib
 import inspect
 import json
 import math
+import numbers
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 from automoa.exceptions import SearchSpaceError
+from automoa.spaces.config import FIT_ON_CHOICES
 from automoa.spaces.schema import (
+    DEFAULT_FIT_ON,
     CategoricalParam,
     ConstantParam,
     FamilySpec,
@@ -28,7 +32,8 @@ from automoa.spaces.schema import (
 )
 
 _TOP_KEYS = ("name", "description", "preprocessing", "models", "losses")
-_STEP_KEYS = ("step", "optional", "default_enabled", "params")
+_STEP_KEYS = ("step", "id", "optional", "default_enabled", "fit_on", "params")
+_ID = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_KEYS = ("params",)
 _RANGE_KEYS = ("type", "low", "high", "log", "step", "default")
 _SPEC_KEYS: dict[str, tuple[str, ...]] = {
@@ -102,13 +107,15 @@ def _join(path: str, key: object) -> str:
 
 
 class _Validator:
-    """Walks one document; ``label`` names the file in every message."""
+    """Walks one document; ``label`` names the file in every message, ``note`` (if any) starts
+    every problem description."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, note: str = "") -> None:
         self.label = label
+        self.note = note
 
     def fail(self, path: str, message: str) -> NoReturn:
-        raise SearchSpaceError(f"{self.label}: {path or '(top level)'}: {message}")
+        raise SearchSpaceError(f"{self.label}: {path or '(top level)'}: {self.note}{message}")
 
     # -- generic checks -------------------------------------------------------------------
 
@@ -211,13 +218,21 @@ class _Validator:
                     f"unknown preprocessing step {show(name)}{did_you_mean(name, known)}, "
                     f"expected one of {', '.join(known)}",
                 )
-            if name in seen:
+            key = self.step_id(entry, path, name)
+            if key in seen:
+                if "id" in entry:
+                    self.fail(
+                        f"{path}.id",
+                        f"duplicate step id {key!r} (already preprocessing[{seen[key]}]), "
+                        "expected an id used by no other entry",
+                    )
                 self.fail(
                     f"{path}.step",
-                    f"duplicate step {name!r} (already preprocessing[{seen[name]}]), "
-                    "expected each step at most once",
+                    f"duplicate step {name!r} (already preprocessing[{seen[key]}]), "
+                    "expected each step at most once, or distinct ids (id: <name>)",
                 )
-            seen[name] = i
+            seen[key] = i
+            cls = get_step(name)
             optional = self.boolean(entry.get("optional"), f"{path}.optional", True)
             enabled = self.boolean(entry.get("default_enabled"), f"{path}.default_enabled", True)
             if not optional and not enabled:
@@ -226,11 +241,43 @@ class _Validator:
                     "a step with optional: false is always applied, "
                     "expected true or no default_enabled",
                 )
+            fit_on = self.fit_on(entry.get("fit_on"), f"{path}.fit_on", name, cls)
             params = self.params(
-                entry.get("params"), f"{path}.params", f"step {name!r}", *_signature(get_step(name))
+                entry.get("params"), f"{path}.params", f"step {name!r}", *_signature(cls)
             )
-            steps.append(StepSpec(name, optional, enabled, params))
+            steps.append(StepSpec(name, optional, enabled, params, key, fit_on))
         return tuple(steps)
+
+    def step_id(self, entry: Mapping[str, Any], path: str, name: str) -> str:
+        if "id" not in entry:
+            return name
+        value = entry["id"]
+        if not isinstance(value, str) or not _ID.fullmatch(value):
+            self.fail(
+                f"{path}.id",
+                f"expected an id made of letters, digits, _ and - (e.g. {name}_1), "
+                f"got {show(value)}",
+            )
+        return value
+
+    def fit_on(self, value: Any, path: str, name: str, cls: type) -> str:
+        if value is None:
+            return DEFAULT_FIT_ON
+        if value not in FIT_ON_CHOICES:
+            self.fail(path, f"expected one of {', '.join(FIT_ON_CHOICES)}, got {show(value)}")
+        if value != DEFAULT_FIT_ON:
+            reasons = [
+                reason
+                for attribute, reason in (("supervised", "uses labels"), ("resamples", "adds rows"))
+                if getattr(cls, attribute, False)
+            ]
+            if reasons:
+                self.fail(
+                    path,
+                    f"step {name!r} {' / '.join(reasons)} and can only be fitted on training "
+                    f"rows, expected {DEFAULT_FIT_ON}",
+                )
+        return value
 
     def families(self, value: Any, known: tuple[str, ...]) -> dict[str, FamilySpec]:
         from automoa.models.registry import get_family
@@ -487,6 +534,60 @@ def parse_space(data: Any, label: str) -> SearchSpace:
         SearchSpaceError: on the first problem found, as one line naming ``label`` and the key.
     """
     return _Validator(label).space(data)
+
+
+_SPEC_CLASSES = (ConstantParam, FloatParam, IntParam, CategoricalParam)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy-style numbers turned into int and float (lists element-wise)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | str | int | float):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
+def check_params(
+    params: Any, label: str, path: str, owner: str, cls: type, note: str = ""
+) -> dict[str, ParamSpec]:
+    """Re-validate parameter specs built in code (e.g. by ``Step.bind``) with the YAML rules.
+
+    Each spec goes through its canonical form and the same checks as a spec read from a file
+    (``low < high``, ``default`` in range and on the grid, distinct choices, ...), and the names
+    are checked against ``cls``'s constructor. Integer and real numbers of other types (numpy
+    scalars) are converted to ``int`` and ``float``.
+
+    Args:
+        params: parameter name -> :data:`~automoa.spaces.schema.ParamSpec`.
+        label: file name for error messages.
+        path: key path of the params block (``preprocessing[1].params``).
+        owner: what takes the parameters, for messages (``step 'pca'``).
+        cls: the class whose constructor takes them.
+        note: text put in front of every problem description.
+
+    Returns:
+        The validated specs (canonical: defaults resolved, floats as ``float``).
+
+    Raises:
+        SearchSpaceError: on the first problem, as one line naming ``label`` and the key.
+    """
+    check = _Validator(label, note)
+    params = check.mapping(params, path, "a mapping of parameter names to parameter specs")
+    raw: dict[str, Any] = {}
+    for name, spec in params.items():
+        if not isinstance(spec, _SPEC_CLASSES):
+            check.fail(
+                _join(path, name),
+                "expected a ConstantParam, FloatParam, IntParam or CategoricalParam, "
+                f"got {type(spec).__name__}",
+            )
+        raw[name] = {key: _plain(value) for key, value in spec.to_dict().items()}
+    return check.params(raw, path, owner, *_signature(cls))
 
 
 def parse_json_space(text: str, label: str = "stored space") -> SearchSpace:

@@ -14,6 +14,7 @@ from automoa.spaces import (
     FloatParam,
     IntParam,
     SearchSpace,
+    StepSpec,
     load_space,
     shipped_spaces,
     space_diff,
@@ -93,15 +94,68 @@ def test_shipped_space_loads(name: str) -> None:
     assert name in shipped_spaces()
 
 
+OVERSAMPLE = StepSpec(
+    "oversample",
+    default_enabled=False,
+    params={
+        "min_positives": IntParam(5, 50, 20, log=True),
+        "max_repeats": IntParam(1, 10, 5),
+    },
+)
+MLSMOTE = StepSpec(
+    "mlsmote",
+    default_enabled=False,
+    params={
+        "k": IntParam(3, 10, 5),
+        "amount": FloatParam(0.25, 3.0, 1.0, log=True),
+        "max_new_fraction": ConstantParam(0.5),
+    },
+)
+ROWSTATS = StepSpec(
+    "rowstats",
+    default_enabled=False,
+    params={
+        "group": ConstantParam("auto"),
+        "stats": CategoricalParam(("mean_std", "all"), "all"),
+    },
+)
+N_QUANTILES = CategoricalParam((50, 100, 200), 100)
+
+
 def test_shipped_space_contents() -> None:
     default = load_space("default")
-    assert [s.name for s in default.steps] == ["quantile", "variance"]
-    quantile, variance = default.steps
-    assert variance.optional and not variance.default_enabled
-    assert variance.params["threshold"] == FloatParam(0.0, 0.5, 0.0)
-    assert quantile.optional and quantile.default_enabled
-    assert quantile.params["n_quantiles"] == IntParam(20, 200, 100, log=True)
-    assert quantile.params["output_distribution"] == ConstantParam("normal")
+    assert [(s.key, s.optional, s.default_enabled) for s in default.steps] == [
+        ("onehot", True, False),
+        ("quantile", True, True),
+        ("pca", True, False),
+        ("rowstats", True, False),
+        ("variance", True, False),
+        ("oversample", True, False),
+        ("mlsmote", True, False),
+    ]
+    assert default.steps == (
+        StepSpec("onehot", default_enabled=False, params={"max_levels": ConstantParam(10)}),
+        StepSpec(
+            "quantile",
+            params={"n_quantiles": N_QUANTILES, "output_distribution": ConstantParam("normal")},
+        ),
+        StepSpec(
+            "pca",
+            default_enabled=False,
+            params={
+                "group": ConstantParam("all"),
+                "n_components": IntParam(2, 64, 16, log=True),
+                "mode": ConstantParam("append"),
+            },
+        ),
+        ROWSTATS,
+        StepSpec(
+            "variance", default_enabled=False, params={"threshold": FloatParam(0.0, 0.5, 0.0)}
+        ),
+        OVERSAMPLE,
+        MLSMOTE,
+    )
+    assert all(s.id is None and s.fit_on == "train" for s in default.steps)
     linear = default.families["linear"].params
     assert linear["C"] == FloatParam(1e-4, 10.0, 0.01, log=True)
     assert linear["class_weight"] == CategoricalParam(("none", "balanced"), "none")
@@ -118,13 +172,49 @@ def test_shipped_space_contents() -> None:
     assert fast.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
 
     moa = load_space("moa")
-    assert [(s.name, s.optional) for s in moa.steps] == [("quantile", False), ("variance", True)]
-    assert (moa.steps[1].params["threshold"].low, moa.steps[1].params["threshold"].high) == (
-        0.5,
-        0.9,
+    assert [(s.name, s.key, s.optional, s.default_enabled) for s in moa.steps] == [
+        ("quantile", "quantile", False, True),
+        ("pca", "pca_genes", True, True),
+        ("pca", "pca_cells", True, True),
+        ("variance", "variance", True, True),
+        ("rowstats", "rowstats", True, False),
+        ("oversample", "oversample", True, False),
+        ("mlsmote", "mlsmote", True, False),
+    ]
+    assert moa.steps == (
+        StepSpec(
+            "quantile",
+            optional=False,
+            params={"n_quantiles": N_QUANTILES, "output_distribution": ConstantParam("normal")},
+        ),
+        StepSpec(
+            "pca",
+            id="pca_genes",
+            params={
+                "group": ConstantParam("g-"),
+                "n_components": IntParam(50, 600, 100, step=50),
+                "mode": ConstantParam("append"),
+            },
+        ),
+        StepSpec(
+            "pca",
+            id="pca_cells",
+            params={
+                "group": ConstantParam("c-"),
+                "n_components": IntParam(10, 60, 30, step=10),
+                "mode": ConstantParam("append"),
+            },
+        ),
+        StepSpec("variance", params={"threshold": FloatParam(0.5, 0.9, 0.8, step=0.05)}),
+        ROWSTATS,
+        OVERSAMPLE,
+        MLSMOTE,
     )
-    assert moa.families["linear"].params["C"].high == 0.1
-    assert moa.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
+    assert all(s.fit_on == "train" for s in moa.steps)
+    linear = moa.families["linear"].params
+    assert linear["C"] == FloatParam(1e-4, 0.1, 0.001, log=True)
+    assert linear["max_iter"] == IntParam(20, 200, 40, log=True)
+    assert linear["class_weight"] == ConstantParam("none")
     assert set(moa.losses) == {"bce", "smoothed_bce", "focal"}
 
 

@@ -73,12 +73,25 @@ def linear_uses_loss(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineConfig:
+    """``steps``: ``(name, params)`` or ``(name, params, id)`` tuples."""
     return PipelineConfig(
         family,
         model,
-        tuple(StepConfig(n, p) for n, p in steps),
+        tuple(StepConfig(*step) for step in steps),
         StepConfig(*loss) if loss else None,
     )
+
+
+#: Every optional step of the shipped ``default`` space switched off.
+DEFAULT_OFF = {
+    f"prep.{key}.enabled": False
+    for key in ("onehot", "quantile", "pca", "rowstats", "variance", "oversample", "mlsmote")
+}
+#: Every optional step of the shipped ``moa`` space switched off.
+MOA_OFF = {
+    f"prep.{key}.enabled": False
+    for key in ("pca_genes", "pca_cells", "variance", "rowstats", "oversample", "mlsmote")
+}
 
 
 @pytest.mark.parametrize(
@@ -86,6 +99,44 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
     [
         pytest.param(
             {
+                "model.family": "linear",
+                "model.linear.C": 0.5,
+                "model.linear.class_weight": "balanced",
+                "model.linear.max_iter": 200,
+                "prep.onehot.enabled": True,
+                "prep.quantile.enabled": True,
+                "prep.quantile.n_quantiles": 50,
+                "prep.pca.enabled": True,
+                "prep.pca.n_components": 8,
+                "prep.rowstats.enabled": True,
+                "prep.rowstats.stats": "mean_std",
+                "prep.variance.enabled": True,
+                "prep.variance.threshold": 0.1,
+                "prep.oversample.enabled": True,
+                "prep.oversample.min_positives": 10,
+                "prep.oversample.max_repeats": 3,
+                "prep.mlsmote.enabled": True,
+                "prep.mlsmote.k": 4,
+                "prep.mlsmote.amount": 2.0,
+            },
+            config(
+                "linear",
+                {"C": 0.5, "class_weight": "balanced", "max_iter": 200},
+                [
+                    ("onehot", {"max_levels": 10}),
+                    ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
+                    ("pca", {"group": "all", "n_components": 8, "mode": "append"}),
+                    ("rowstats", {"group": "auto", "stats": "mean_std"}),
+                    ("variance", {"threshold": 0.1}),
+                    ("oversample", {"min_positives": 10, "max_repeats": 3}),
+                    ("mlsmote", {"k": 4, "amount": 2.0, "max_new_fraction": 0.5}),
+                ],
+            ),
+            id="all-steps",
+        ),
+        pytest.param(
+            {
+                **DEFAULT_OFF,
                 "model.family": "linear",
                 "model.linear.C": 0.5,
                 "model.linear.class_weight": "balanced",
@@ -107,30 +158,30 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
         ),
         pytest.param(
             {
+                **DEFAULT_OFF,
                 "model.family": "linear",
                 "model.linear.C": 0.01,
                 "model.linear.class_weight": "none",
                 "model.linear.max_iter": 100,
-                "prep.variance.enabled": False,
                 "prep.quantile.enabled": True,
-                "prep.quantile.n_quantiles": 20,
+                "prep.quantile.n_quantiles": 200,
             },
             config(
                 "linear",
                 {"C": 0.01, "class_weight": "none", "max_iter": 100},
-                [("quantile", {"n_quantiles": 20, "output_distribution": "normal"})],
+                [("quantile", {"n_quantiles": 200, "output_distribution": "normal"})],
             ),
             id="quantile-only",
         ),
         pytest.param(
             {
+                **DEFAULT_OFF,
                 "model.family": "linear",
                 "model.linear.C": 10.0,
                 "model.linear.class_weight": "none",
                 "model.linear.max_iter": 500,
                 "prep.variance.enabled": True,
                 "prep.variance.threshold": 0.0,
-                "prep.quantile.enabled": False,
             },
             config(
                 "linear",
@@ -141,12 +192,11 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
         ),
         pytest.param(
             {
+                **DEFAULT_OFF,
                 "model.family": "linear",
                 "model.linear.C": 1e-4,
                 "model.linear.class_weight": "none",
                 "model.linear.max_iter": 20,
-                "prep.variance.enabled": False,
-                "prep.quantile.enabled": False,
             },
             config("linear", {"C": 1e-4, "class_weight": "none", "max_iter": 20}),
             id="no-steps",
@@ -155,6 +205,94 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
 )
 def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: PipelineConfig) -> None:
     space = load_space("default")
+    trial = FixedTrial(params)
+    assert sample(trial, space) == expected
+    assert trial.params == params  # exactly the branch's parameters were suggested
+    assert config_from_params(space, params) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param(
+            {
+                "model.family": "linear",
+                "model.linear.C": 0.01,
+                "model.linear.max_iter": 60,
+                "prep.quantile.n_quantiles": 200,
+                "prep.pca_genes.enabled": True,
+                "prep.pca_genes.n_components": 450,
+                "prep.pca_cells.enabled": True,
+                "prep.pca_cells.n_components": 20,
+                "prep.variance.enabled": True,
+                "prep.variance.threshold": 0.65,
+                "prep.rowstats.enabled": True,
+                "prep.rowstats.stats": "all",
+                "prep.oversample.enabled": True,
+                "prep.oversample.min_positives": 50,
+                "prep.oversample.max_repeats": 10,
+                "prep.mlsmote.enabled": True,
+                "prep.mlsmote.k": 10,
+                "prep.mlsmote.amount": 0.25,
+            },
+            config(
+                "linear",
+                {"C": 0.01, "class_weight": "none", "max_iter": 60},
+                [
+                    ("quantile", {"n_quantiles": 200, "output_distribution": "normal"}),
+                    ("pca", {"group": "g-", "n_components": 450, "mode": "append"}, "pca_genes"),
+                    ("pca", {"group": "c-", "n_components": 20, "mode": "append"}, "pca_cells"),
+                    ("variance", {"threshold": 0.65}),
+                    ("rowstats", {"group": "auto", "stats": "all"}),
+                    ("oversample", {"min_positives": 50, "max_repeats": 10}),
+                    ("mlsmote", {"k": 10, "amount": 0.25, "max_new_fraction": 0.5}),
+                ],
+            ),
+            id="all-steps",
+        ),
+        pytest.param(
+            {
+                **MOA_OFF,
+                "model.family": "linear",
+                "model.linear.C": 1e-4,
+                "model.linear.max_iter": 20,
+                "prep.quantile.n_quantiles": 50,
+                "prep.pca_cells.enabled": True,
+                "prep.pca_cells.n_components": 60,
+                "prep.mlsmote.enabled": True,
+                "prep.mlsmote.k": 3,
+                "prep.mlsmote.amount": 1.0,
+            },
+            config(
+                "linear",
+                {"C": 1e-4, "class_weight": "none", "max_iter": 20},
+                [
+                    ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
+                    ("pca", {"group": "c-", "n_components": 60, "mode": "append"}, "pca_cells"),
+                    ("mlsmote", {"k": 3, "amount": 1.0, "max_new_fraction": 0.5}),
+                ],
+            ),
+            id="cells-and-mlsmote",
+        ),
+        pytest.param(
+            {
+                **MOA_OFF,
+                "model.family": "linear",
+                "model.linear.C": 0.1,
+                "model.linear.max_iter": 200,
+                "prep.quantile.n_quantiles": 100,
+            },
+            config(
+                "linear",
+                {"C": 0.1, "class_weight": "none", "max_iter": 200},
+                [("quantile", {"n_quantiles": 100, "output_distribution": "normal"})],
+            ),
+            id="quantile-only",
+        ),
+    ],
+)
+def test_fixed_trial_branches_of_moa(params: dict[str, Any], expected: PipelineConfig) -> None:
+    space = load_space("moa")
     trial = FixedTrial(params)
     assert sample(trial, space) == expected
     assert trial.params == params  # exactly the branch's parameters were suggested
@@ -205,8 +343,15 @@ def test_fixed_trial_needs_only_the_branch_parameters() -> None:
         "model.linear.class_weight": "none",
         "model.linear.max_iter": 100,
     }
-    with pytest.raises(ValueError, match=r"prep\.quantile\.enabled"):
+    with pytest.raises(ValueError, match=r"prep\.onehot\.enabled"):
         sample(FixedTrial(params), space)
+    # Every enabled flag of the branch is needed too: one missing is reported by name.
+    flags = {**params, **DEFAULT_OFF}
+    del flags["prep.variance.enabled"]
+    with pytest.raises(ValueError, match=r"prep\.variance\.enabled"):
+        sample(FixedTrial(flags), space)
+    # ... but not the parameters of a disabled step.
+    assert sample(FixedTrial({**params, **DEFAULT_OFF}), space).preprocessing == ()
 
 
 def test_single_family_and_single_loss_are_still_suggested(
@@ -236,11 +381,18 @@ def check_config(cfg: PipelineConfig, space: SearchSpace) -> None:
     """Every part of the config can be constructed by the registries."""
     assert cfg.family in space.families
     get_family(cfg.family)(**cfg.model_params)
-    names = [step.name for step in cfg.preprocessing]
-    assert names == [s.name for s in space.steps if s.name in names]  # order kept
+    keys = [step.key for step in cfg.preprocessing]
+    assert len(set(keys)) == len(keys)
+    assert keys == [s.key for s in space.steps if s.key in keys]  # order kept
     for spec in space.steps:
-        assert spec.optional or spec.name in names
+        assert spec.optional or spec.key in keys
+    by_key = {spec.key: spec for spec in space.steps}
     for step in cfg.preprocessing:
+        assert (step.name, step.id, step.fit_on) == (
+            by_key[step.key].name,
+            by_key[step.key].id,
+            by_key[step.key].fit_on,
+        )
         get_step(step.name)(**step.params)
     if space.families[cfg.family].uses_loss and space.losses:
         assert cfg.loss is not None and cfg.loss.name in space.losses
@@ -307,9 +459,14 @@ def test_default_params_of_default_space() -> None:
         "model.linear.C": 0.01,
         "model.linear.class_weight": "none",
         "model.linear.max_iter": 100,
+        "prep.onehot.enabled": False,
         "prep.quantile.enabled": True,
         "prep.quantile.n_quantiles": 100,
+        "prep.pca.enabled": False,
+        "prep.rowstats.enabled": False,
         "prep.variance.enabled": False,
+        "prep.oversample.enabled": False,
+        "prep.mlsmote.enabled": False,
     }
     assert config_from_params(space, default_params(space, "linear")) == config(
         "linear",
@@ -373,9 +530,27 @@ def test_config_from_params_round_trip() -> None:
             id="out-of-range",
         ),
         pytest.param(
-            {"prep.quantile.n_quantiles": 10},
-            r"params\.prep\.quantile\.n_quantiles: expected an integer in \[50, 200\], got 10",
+            {"prep.pca_genes.n_components": 700},
+            r"params\.prep\.pca_genes\.n_components: expected an integer in \[50, 600\] on a "
+            r"grid of 50, got 700",
             id="int-out-of-range",
+        ),
+        pytest.param(
+            {"prep.pca_genes.n_components": 75},
+            r"params\.prep\.pca_genes\.n_components: expected an integer in \[50, 600\] on a "
+            r"grid of 50, got 75",
+            id="int-off-grid",
+        ),
+        pytest.param(
+            {"prep.variance.threshold": 0.62},
+            r"params\.prep\.variance\.threshold: expected a number in \[0\.5, 0\.9\] on a "
+            r"grid of 0\.05, got 0\.62",
+            id="float-off-grid",
+        ),
+        pytest.param(
+            {"prep.quantile.n_quantiles": 10},
+            r"params\.prep\.quantile\.n_quantiles: expected one of 50, 100, 200, got 10",
+            id="categorical-not-a-choice",
         ),
         pytest.param(
             {"model.family": "xgboost"},

@@ -1,0 +1,54 @@
+"""Binding a search space to the data: data-dependent parameter bounds, before sampling."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from automoa.spaces.schema import SearchSpace
+from automoa.spaces.validation import check_params
+
+
+def bind_data(space: SearchSpace, feature_names: Sequence[str], n_train_rows: int) -> SearchSpace:
+    """Adapt every preprocessing step's parameter specs to the data.
+
+    Each step's specs are replaced by ``Step.bind(params, feature_names, n_train_rows)`` of its
+    registered class (e.g. PCA caps ``n_components`` by the column count of its group), then
+    re-checked with the rules of specs read from a file. Families and losses are unchanged.
+    The result's :meth:`~SearchSpace.to_json` and :attr:`~SearchSpace.hash` show the bound
+    values: a study stores the bound space, and the same data binds to the same space. A step
+    that keeps the default ``bind`` leaves its specs (and so the hash) as they are.
+
+    Args:
+        space: the space as loaded.
+        feature_names: the feature columns, in order.
+        n_train_rows: the number of training rows.
+
+    Returns:
+        A new space (same ``source``) with the bound specs.
+
+    Raises:
+        SearchSpaceError: if a step's ``bind`` returns an invalid spec, as one line naming the
+            step's position, its id and the parameter.
+    """
+    from automoa.preprocessing.registry import get_step
+
+    features = tuple(feature_names)
+    label = space.source or space.name
+    steps = []
+    for i, step in enumerate(space.steps):
+        cls = get_step(step.name)
+        bound = cls.bind(step.params, features, n_train_rows)
+        note = (
+            f"after binding step {step.key!r} to the data ({_count(len(features), 'feature')}, "
+            f"{_count(n_train_rows, 'training row')}), "
+        )
+        params = check_params(
+            bound, label, f"preprocessing[{i}].params", f"step {step.name!r}", cls, note
+        )
+        steps.append(dataclasses.replace(step, params=params))
+    return dataclasses.replace(space, steps=tuple(steps))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
