@@ -91,6 +91,8 @@ def cache_search(dataset, trials: int, workdir: Path) -> dict[str, object]:
         "hits": stats.hits,
         "misses": stats.misses,
         "hit_rate": stats.hit_rate,
+        "compute": stats.compute_seconds,
+        "saved": stats.seconds_saved(),
     }
 
 
