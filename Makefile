@@ -12,6 +12,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: an unpinned torch (or one pulled in by another package) is a
+	# multi-GB CUDA build; 2.13.0 is the CPU build this project is tested with.
+	$(PIP_INSTALL) torch==2.13.0
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $(STAMP)
 
