@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first and pinned: an unpinned torch (or one pulled in by another package) is a
 	# multi-GB CUDA build; 2.13.0 is the CPU build this project is tested with.
 	$(PIP_INSTALL) torch==2.13.0
-	$(PIP_INSTALL) -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev,xgboost-cpu]'
 	touch $(STAMP)
 
 demo: install

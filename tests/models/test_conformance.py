@@ -3,7 +3,11 @@ import pytest
 from automoa.models import family_names, get_family
 from automoa.testing import check_model_family
 
-PARAMS = {"prior": {"smoothing": 1.0}, "linear": {"C": 0.5}}
+PARAMS = {
+    "prior": {"smoothing": 1.0},
+    "linear": {"C": 0.5},
+    "xgboost": {"n_estimators": 20, "max_depth": 3},
+}
 
 
 # Families registered by other test modules (``test_*``) are fakes, not shipped families.

@@ -553,8 +553,8 @@ def test_config_from_params_round_trip() -> None:
             id="categorical-not-a-choice",
         ),
         pytest.param(
-            {"model.family": "xgboost"},
-            r"params\.model\.family: expected one of 'linear', got 'xgboost'",
+            {"model.family": "tabnet"},
+            r"params\.model\.family: expected one of 'linear', 'xgboost', got 'tabnet'",
             id="unknown-choice",
         ),
         pytest.param(

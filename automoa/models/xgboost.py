@@ -1,0 +1,189 @@
+"""The ``xgboost`` family: gradient-boosted trees on the 2-D label matrix.
+
+One booster fits all labels: ``multi_strategy`` is ``one_output_per_tree`` (one tree per label
+per round) or ``multi_output_tree`` (vector leaves, one tree per round for all labels; much
+faster with hundreds of labels). Boosting stops early on the validation fold's log loss; the
+deadline is checked every round, and a fit that runs past it raises
+:class:`~automoa.exceptions.BudgetExhausted` so that the trial is pruned, never scored on a
+partial CV. The booster is saved as XGBoost's UBJSON bytes (a safe format, no pickle).
+
+xgboost is imported only when a model is fitted or restored; install it with
+``pip install automoa[xgboost]`` (CUDA-capable wheel) or ``automoa[xgboost-cpu]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from automoa.exceptions import BudgetExhausted, ConfigError
+from automoa.metrics import prior_probabilities
+from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.models.registry import register
+
+MULTI_STRATEGIES = ("one_output_per_tree", "multi_output_tree")
+
+
+def _xgboost():
+    try:
+        import xgboost
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "model family 'xgboost' needs the xgboost package: pip install 'automoa[xgboost]' "
+            "(or 'automoa[xgboost-cpu]' on machines without a GPU)"
+        ) from None
+    return xgboost
+
+
+class FittedXGBoost(FittedModel):
+    """A booster for all labels; labels constant in training are predicted with their prior."""
+
+    def __init__(
+        self, booster, n_rounds: int, constant_labels: np.ndarray, constant_rates: np.ndarray
+    ) -> None:
+        self.booster = booster
+        self.n_rounds = int(n_rounds)
+        self.constant_labels = constant_labels.astype(bool)
+        self.constant_rates = constant_rates.astype(np.float32)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        xgb = _xgboost()
+        proba = self.booster.predict(xgb.DMatrix(X), iteration_range=(0, self.n_rounds))
+        proba = np.asarray(proba, dtype=np.float32).reshape(len(X), -1)
+        proba[:, self.constant_labels] = self.constant_rates[self.constant_labels]
+        return proba
+
+    def state(self) -> ModelState:
+        raw = np.frombuffer(bytes(self.booster.save_raw("ubj")), dtype=np.uint8)
+        return ModelState(
+            "xgboost",
+            {"n_rounds": self.n_rounds},
+            {
+                "booster_ubj": raw,
+                "constant_labels": self.constant_labels,
+                "constant_rates": self.constant_rates,
+            },
+        )
+
+    @classmethod
+    def from_state(cls, state: ModelState) -> FittedXGBoost:
+        xgb = _xgboost()
+        booster = xgb.Booster()
+        booster.load_model(bytearray(state.arrays["booster_ubj"].tobytes()))
+        return cls(
+            booster,
+            state.meta["n_rounds"],
+            state.arrays["constant_labels"],
+            state.arrays["constant_rates"],
+        )
+
+
+@register
+class XGBoostFamily(ModelFamily):
+    """Histogram gradient boosting for multi-label targets.
+
+    Args:
+        n_estimators: boosting rounds at most.
+        learning_rate: shrinkage.
+        max_depth: tree depth.
+        min_child_weight: minimum hessian in a leaf (large values protect rare labels).
+        subsample: row fraction per tree.
+        colsample_bytree: column fraction per tree.
+        reg_lambda: L2 penalty on leaf weights.
+        reg_alpha: L1 penalty on leaf weights.
+        multi_strategy: ``one_output_per_tree`` or ``multi_output_tree``.
+        early_stopping_rounds: rounds without validation improvement before stopping.
+        max_bin: histogram bins per feature.
+        n_jobs: threads (0: xgboost's default, all cores).
+    """
+
+    name = "xgboost"
+    fitted_class = FittedXGBoost
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        max_depth: int = 4,
+        min_child_weight: float = 5.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.5,
+        reg_lambda: float = 1.0,
+        reg_alpha: float = 0.0,
+        multi_strategy: str = "multi_output_tree",
+        early_stopping_rounds: int = 20,
+        max_bin: int = 256,
+        n_jobs: int = 0,
+    ) -> None:
+        if multi_strategy not in MULTI_STRATEGIES:
+            raise ValueError(f"multi_strategy must be one of {MULTI_STRATEGIES}")
+        if n_estimators < 1 or max_depth < 1 or early_stopping_rounds < 1:
+            raise ValueError("n_estimators, max_depth and early_stopping_rounds must be >= 1")
+        if not 0 < learning_rate <= 1 or not 0 < subsample <= 1 or not 0 < colsample_bytree <= 1:
+            raise ValueError("learning_rate, subsample and colsample_bytree must be in (0, 1]")
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            max_depth=max_depth,
+            min_child_weight=min_child_weight,
+            subsample=subsample,
+            colsample_bytree=colsample_bytree,
+            reg_lambda=reg_lambda,
+            reg_alpha=reg_alpha,
+            multi_strategy=multi_strategy,
+            early_stopping_rounds=early_stopping_rounds,
+            max_bin=max_bin,
+            n_jobs=n_jobs,
+        )
+
+    def fit(self, X, Y, *, X_valid=None, Y_valid=None, deadline=None, seed=0, device="cpu"):
+        xgb = _xgboost()
+        p = self.params
+        positives = Y.sum(axis=0)
+        constant = (positives == 0) | (positives == len(Y))
+        rates = prior_probabilities(Y).astype(np.float32)
+        booster_params = {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "multi_strategy": p["multi_strategy"],
+            "learning_rate": p["learning_rate"],
+            "max_depth": p["max_depth"],
+            "min_child_weight": p["min_child_weight"],
+            "subsample": p["subsample"],
+            "colsample_bytree": p["colsample_bytree"],
+            "reg_lambda": p["reg_lambda"],
+            "reg_alpha": p["reg_alpha"],
+            "max_bin": p["max_bin"],
+            "seed": seed,
+            "device": "cuda" if device == "cuda" else "cpu",
+        }
+        if p["n_jobs"]:
+            booster_params["nthread"] = p["n_jobs"]
+        train = xgb.DMatrix(X, label=Y.astype(np.float32))
+        evals, early = [], None
+        if X_valid is not None and Y_valid is not None and len(X_valid):
+            evals = [(xgb.DMatrix(X_valid, label=Y_valid.astype(np.float32)), "valid")]
+            early = p["early_stopping_rounds"]
+        booster = xgb.train(
+            booster_params,
+            train,
+            num_boost_round=p["n_estimators"],
+            evals=evals,
+            early_stopping_rounds=early,
+            verbose_eval=False,
+            callbacks=[_deadline_callback(xgb, deadline)] if deadline is not None else None,
+        )
+        n_rounds = booster.best_iteration + 1 if early else booster.num_boosted_rounds()
+        return FittedXGBoost(booster, n_rounds, constant, rates)
+
+
+def _deadline_callback(xgb, deadline):
+    """A training callback that raises once the deadline has passed (checked every round)."""
+
+    class DeadlineCallback(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            if deadline.expired():
+                raise BudgetExhausted(f"xgboost: the deadline passed at round {epoch}")
+            return False
+
+    return DeadlineCallback()
