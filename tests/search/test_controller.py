@@ -53,8 +53,9 @@ def test_resume_adds_trials_and_recomputes_nothing(yeast, tmp_path):
 
 
 def test_same_seed_same_trials_and_scores(yeast, tmp_path):
-    a = _search(yeast, tmp_path / "a", space="default", max_trials=4, seed=7)
-    b = _search(yeast, tmp_path / "b", space="default", max_trials=4, seed=7)
+    # A budget that never binds: determinism is about trials and scores, not timing.
+    a = _search(yeast, tmp_path / "a", space="default", max_trials=4, seed=7, budget_seconds=3600)
+    b = _search(yeast, tmp_path / "b", space="default", max_trials=4, seed=7, budget_seconds=3600)
     assert [t.params for t in a.study.trials] == [t.params for t in b.study.trials]
     assert [t.value for t in a.study.trials] == [t.value for t in b.study.trials]
     assert np.array_equal(a.meta.folds, b.meta.folds)

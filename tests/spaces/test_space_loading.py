@@ -163,9 +163,7 @@ def test_shipped_space_contents() -> None:
     assert set(default.families) == {"linear", "xgboost"}
     xgb = default.families["xgboost"].params
     assert xgb["n_estimators"] == ConstantParam(500)
-    assert xgb["multi_strategy"] == CategoricalParam(
-        ("multi_output_tree", "one_output_per_tree"), "multi_output_tree"
-    )
+    assert xgb["multi_strategy"] == ConstantParam("one_output_per_tree")
     assert xgb["min_child_weight"] == FloatParam(1.0, 100.0, 5.0, log=True)
     assert set(default.losses) == {"bce", "smoothed_bce", "focal"}
     assert set(default.losses["focal"].params) == {"gamma", "alpha"}
@@ -180,7 +178,7 @@ def test_shipped_space_contents() -> None:
 
     moa = load_space("moa")
     assert set(moa.families) == {"linear", "xgboost"}
-    assert moa.families["xgboost"].params["multi_strategy"] == ConstantParam("multi_output_tree")
+    assert moa.families["xgboost"].params["multi_strategy"] == ConstantParam("one_output_per_tree")
     assert [(s.name, s.key, s.optional, s.default_enabled) for s in moa.steps] == [
         ("quantile", "quantile", False, True),
         ("pca", "pca_genes", True, True),
