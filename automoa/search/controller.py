@@ -25,6 +25,8 @@ from automoa.spaces import SearchSpace, bind_data, default_params, sample
 
 #: Trials of one family whose fold times estimate the next trial's.
 _TIMING_WINDOW = 10
+#: Consecutive trials pruned for lack of time after which the search stops.
+_MAX_BUDGET_PRUNES = 3
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def run_search(
         cache,
     )
     trials_run = 0
+    budget_prunes = 0
     stopped_by = "budget"
     best = _best_value(study)
     while True:
@@ -269,7 +272,12 @@ def run_search(
                     best,
                 )
             )
-        if stopped_by == "interrupted" or (reason or "").startswith("budget"):
+        if stopped_by == "interrupted":
+            break
+        # A trial too slow for the time left does not end the search: a faster configuration
+        # may still fit. Several in a row mean nothing sampled fits any more.
+        budget_prunes = budget_prunes + 1 if (reason or "").startswith("budget") else 0
+        if budget_prunes >= _MAX_BUDGET_PRUNES:
             break
     return SearchOutcome(
         study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats

@@ -162,3 +162,31 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_finished_ones(yeast, tmp_path)
     assert "interrupted" in trial.user_attrs["failure_reason"]
     kept = optuna.load_study(study_name="s", storage=location.storage)
     assert kept.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+@register
+class _SleepyFamily(ModelFamily):
+    """Takes a fixed time per fold, so later trials can be known not to fit the budget."""
+
+    name = "test_sleepy"
+    fitted_class = FittedPrior
+
+    def __init__(self, seconds: float = 0.4) -> None:
+        super().__init__(seconds=seconds)
+
+    def fit(self, X, Y, **kwargs):
+        time.sleep(self.params["seconds"])
+        return PriorFamily().fit(X, Y)
+
+
+def test_search_goes_on_after_a_trial_that_cannot_fit_then_stops(yeast, tmp_path):
+    # Each trial needs 5 x 0.4 s; after the first ones the time left cannot fit another, which
+    # is pruned without computing, and the search stops after 3 such trials in a row.
+    path = tmp_path / "sleepy.yaml"
+    path.write_text("name: sleepy\nmodels:\n  test_sleepy: {}\n")
+    outcome = _search(yeast, tmp_path, space=load_space(path), budget_seconds=5)
+    states = [(t.state.name, t.user_attrs.get("prune_reason", "")) for t in outcome.study.trials]
+    complete = [s for s, _ in states if s == "COMPLETE"]
+    assert complete and len(complete) <= 2
+    assert [s for s, _ in states[-3:]] == ["PRUNED"] * 3
+    assert all(reason.startswith("budget: folds 0-4") for _, reason in states[-3:])
