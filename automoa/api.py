@@ -15,9 +15,9 @@ from automoa.search.study import (
     StudyLocation,
     StudyMeta,
     load_existing,
-    make_storage,
     resolve_location,
     study_name_for,
+    study_names,
 )
 from automoa.spaces import load_space
 
@@ -126,12 +126,8 @@ def open_study(
         StudyError: no such storage or study, or several studies and no name.
     """
     if study is None:
-        probe = resolve_location("", workdir, storage)
-        url = probe.storage
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-            raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
-        summaries = optuna.get_all_study_summaries(make_storage(url), include_best_trial=False)
-        names = sorted(s.study_name for s in summaries)
+        url = resolve_location("", workdir, storage).storage
+        names = study_names(url)
         if len(names) != 1:
             listed = ", ".join(names) or "none"
             raise StudyError(f"--study: name one of the studies in {url}: {listed}")

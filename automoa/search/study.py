@@ -130,25 +130,32 @@ def read_meta(study: optuna.Study) -> StudyMeta:
     return StudyMeta.from_attr(data)
 
 
+def study_names(url: str) -> list[str]:
+    """Names of the studies in the storage at ``url``, sorted.
+
+    Raises:
+        StudyError: if a SQLite storage file does not exist (nothing is created).
+    """
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
+    summaries = optuna.get_all_study_summaries(make_storage(url), include_best_trial=False)
+    return sorted(s.study_name for s in summaries)
+
+
 def load_existing(location: StudyLocation) -> optuna.Study:
     """Load an existing study for reading.
 
     Raises:
         StudyError: if the storage or the study does not exist (names the studies it has).
     """
-    url = location.storage
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
-    storage = make_storage(url)
-    names = [
-        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    ]
+    names = study_names(location.storage)
     if location.study_name not in names:
-        known = ", ".join(sorted(names)) or "none"
+        known = ", ".join(names) or "none"
         raise StudyError(
-            f"--study: no study named {location.study_name!r} in {url}; studies there: {known}"
+            f"--study: no study named {location.study_name!r} in {location.storage}; "
+            f"studies there: {known}"
         )
-    return optuna.load_study(study_name=location.study_name, storage=storage)
+    return optuna.load_study(study_name=location.study_name, storage=make_storage(location.storage))
 
 
 def _check_compatible(
