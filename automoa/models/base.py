@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from automoa.search.deadline import Deadline
+    from automoa.spaces.config import StepConfig
+    from automoa.spaces.schema import ParamSpec
 
 
 @dataclass
@@ -68,6 +72,19 @@ class ModelFamily(ABC):
     def __init__(self, **params: Any) -> None:
         self.params = params
 
+    @classmethod
+    def bind(cls, params: Mapping[str, ParamSpec], n_aux_labels: int) -> Mapping[str, ParamSpec]:
+        """Adapt the family's parameter specs to the data, once per study, before sampling.
+
+        Args:
+            params: the specs from the search space.
+            n_aux_labels: auxiliary target columns with at least one positive.
+
+        Returns:
+            The specs to sample from; the default keeps them as they are.
+        """
+        return params
+
     @abstractmethod
     def fit(
         self,
@@ -79,6 +96,8 @@ class ModelFamily(ABC):
         deadline: Deadline | None = None,
         seed: int = 0,
         device: str = "cpu",
+        loss: StepConfig | None = None,
+        Y_aux: np.ndarray | None = None,
     ) -> FittedModel:
         """Fit on one training fold.
 
@@ -91,6 +110,10 @@ class ModelFamily(ABC):
                 :class:`~automoa.exceptions.BudgetExhausted`.
             seed: random seed.
             device: ``"cpu"`` or ``"cuda"``; families that cannot use it ignore it.
+            loss: the trial's training loss (families with ``uses_loss``; others ignore it).
+            Y_aux: auxiliary (non-scored) labels of the first ``len(Y_aux)`` training rows
+                (rows added by oversampling come after them and have none), or ``None``;
+                families that cannot use them ignore them.
 
         Returns:
             The fitted model.

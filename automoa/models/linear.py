@@ -105,7 +105,19 @@ class LinearFamily(ModelFamily):
         self.class_weight = class_weight
         self.max_iter = int(max_iter)
 
-    def fit(self, X, Y, *, X_valid=None, Y_valid=None, deadline=None, seed=0, device="cpu"):
+    def fit(
+        self,
+        X,
+        Y,
+        *,
+        X_valid=None,
+        Y_valid=None,
+        deadline=None,
+        seed=0,
+        device="cpu",
+        loss=None,
+        Y_aux=None,
+    ):
         mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
         scale[scale == 0] = 1.0

@@ -46,5 +46,17 @@ class PriorFamily(ModelFamily):
         super().__init__(smoothing=smoothing)
         self.smoothing = float(smoothing)
 
-    def fit(self, X, Y, *, X_valid=None, Y_valid=None, deadline=None, seed=0, device="cpu"):
+    def fit(
+        self,
+        X,
+        Y,
+        *,
+        X_valid=None,
+        Y_valid=None,
+        deadline=None,
+        seed=0,
+        device="cpu",
+        loss=None,
+        Y_aux=None,
+    ):
         return FittedPrior(prior_probabilities(Y, self.smoothing))

@@ -138,7 +138,19 @@ class XGBoostFamily(ModelFamily):
             n_jobs=n_jobs,
         )
 
-    def fit(self, X, Y, *, X_valid=None, Y_valid=None, deadline=None, seed=0, device="cpu"):
+    def fit(
+        self,
+        X,
+        Y,
+        *,
+        X_valid=None,
+        Y_valid=None,
+        deadline=None,
+        seed=0,
+        device="cpu",
+        loss=None,
+        Y_aux=None,
+    ):
         xgb = _xgboost()
         p = self.params
         positives = Y.sum(axis=0)

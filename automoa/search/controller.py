@@ -201,7 +201,8 @@ def run_search(
     check_n_splits(n_splits, dataset.n_rows)
     # Data-dependent bounds (e.g. PCA components) are fixed before the study sees the space.
     n_train_rows = int(dataset.trainable_mask.sum()) * (n_splits - 1) // n_splits
-    space = bind_data(space, dataset.feature_names, n_train_rows)
+    n_aux_labels = 0 if dataset.Y_aux is None else int((dataset.Y_aux.sum(axis=0) > 0).sum())
+    space = bind_data(space, dataset.feature_names, n_train_rows, n_aux_labels)
     study, meta, created = open_study(
         location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
     )

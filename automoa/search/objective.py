@@ -172,6 +172,8 @@ def evaluate(
                 deadline=deadline,
                 seed=seed + fold,
                 device=device,
+                loss=config.loss,
+                Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
             )
         except BudgetExhausted as exc:
             raise TrialStopped(f"budget: {exc}", fold_scores) from exc

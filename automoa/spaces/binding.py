@@ -9,12 +9,19 @@ from automoa.spaces.schema import SearchSpace
 from automoa.spaces.validation import check_params
 
 
-def bind_data(space: SearchSpace, feature_names: Sequence[str], n_train_rows: int) -> SearchSpace:
-    """Adapt every preprocessing step's parameter specs to the data.
+def bind_data(
+    space: SearchSpace,
+    feature_names: Sequence[str],
+    n_train_rows: int,
+    n_aux_labels: int = 0,
+) -> SearchSpace:
+    """Adapt every preprocessing step's and model family's parameter specs to the data.
 
     Each step's specs are replaced by ``Step.bind(params, feature_names, n_train_rows)`` of its
-    registered class (e.g. PCA caps ``n_components`` by the column count of its group), then
-    re-checked with the rules of specs read from a file. Families and losses are unchanged.
+    registered class (e.g. PCA caps ``n_components`` by the column count of its group), each
+    family's by ``ModelFamily.bind(params, n_aux_labels)`` (e.g. the torch families fix
+    ``aux: none`` when the data has no auxiliary targets), then re-checked with the rules of
+    specs read from a file. Losses are unchanged.
     The result's :meth:`~SearchSpace.to_json` and :attr:`~SearchSpace.hash` show the bound
     values: a study stores the bound space, and the same data binds to the same space. A step
     that keeps the default ``bind`` leaves its specs (and so the hash) as they are.
@@ -23,6 +30,7 @@ def bind_data(space: SearchSpace, feature_names: Sequence[str], n_train_rows: in
         space: the space as loaded.
         feature_names: the feature columns, in order.
         n_train_rows: the number of training rows.
+        n_aux_labels: auxiliary target columns with at least one positive.
 
     Returns:
         A new space (same ``source``) with the bound specs.
@@ -31,6 +39,7 @@ def bind_data(space: SearchSpace, feature_names: Sequence[str], n_train_rows: in
         SearchSpaceError: if a step's ``bind`` returns an invalid spec, as one line naming the
             step's position, its id and the parameter.
     """
+    from automoa.models.registry import get_family
     from automoa.preprocessing.registry import get_step
 
     features = tuple(feature_names)
@@ -47,7 +56,15 @@ def bind_data(space: SearchSpace, feature_names: Sequence[str], n_train_rows: in
             bound, label, f"preprocessing[{i}].params", f"step {step.name!r}", cls, note
         )
         steps.append(dataclasses.replace(step, params=params))
-    return dataclasses.replace(space, steps=tuple(steps))
+    families = {}
+    for name, family in space.families.items():
+        cls = get_family(name)
+        bound = cls.bind(family.params, n_aux_labels)
+        aux = _count(n_aux_labels, "auxiliary label")
+        note = f"after binding model {name!r} to the data ({aux}), "
+        params = check_params(bound, label, f"models.{name}.params", f"model {name!r}", cls, note)
+        families[name] = dataclasses.replace(family, params=params)
+    return dataclasses.replace(space, steps=tuple(steps), families=families)
 
 
 def _count(n: int, noun: str) -> str:

@@ -73,13 +73,59 @@ def check_model_family(family: type[ModelFamily], params: dict[str, Any] | None 
     restored = restore(_roundtrip(state))
     assert np.array_equal(restored.predict_proba(X_new), proba), f"{family.name}: state lost"
 
-    # Past its deadline a family either raises BudgetExhausted or returns a usable model.
+    # Past its deadline a family either raises BudgetExhausted or returns a usable model, and
+    # it notices at its first check (each check is one epoch / round / iteration).
+    deadline = _TripwireDeadline(checks_before_expiry=1)
     late: FittedModel | None = None
     with contextlib.suppress(BudgetExhausted):
-        late = family(**params).fit(X, Y, deadline=Deadline(1e-9), seed=0)
+        late = family(**params).fit(X, Y, X_valid=X_new, Y_valid=Y[:30], deadline=deadline, seed=0)
     if late is not None:
         late_proba = late.predict_proba(X_new)
         assert late_proba.shape == proba.shape, f"{family.name}: bad model after the deadline"
+    assert deadline.checks_after_expiry <= 1, (
+        f"{family.name}: went on after the deadline ({deadline.checks_after_expiry} checks)"
+    )
+
+    if family.uses_loss:
+        _check_losses_and_aux(family, params, X, Y, X_new, proba)
+
+
+class _TripwireDeadline(Deadline):
+    """A deadline that passes after a number of ``expired()`` checks; counts the later ones."""
+
+    def __init__(self, checks_before_expiry: int) -> None:
+        super().__init__(None)
+        self.left = checks_before_expiry
+        self.checks_after_expiry = 0
+
+    def expired(self) -> bool:
+        if self.left > 0:
+            self.left -= 1
+            return False
+        self.checks_after_expiry += 1
+        return True
+
+    def remaining(self) -> float:
+        return -1.0 if self.left <= 0 else float("inf")
+
+
+def _check_losses_and_aux(family, params, X, Y, X_new, proba) -> None:
+    """Families that train with a loss honour it and take auxiliary labels of the first rows."""
+    from automoa.losses import LOSS_NAMES
+    from automoa.spaces.config import StepConfig
+
+    for loss_name in LOSS_NAMES:
+        fitted = family(**params).fit(X, Y, seed=0, loss=StepConfig(loss_name, {}))
+        out = fitted.predict_proba(X_new)
+        assert out.shape == proba.shape and np.isfinite(out).all(), f"{family.name}: {loss_name}"
+    bce = family(**params).fit(X, Y, seed=0, loss=StepConfig("bce", {})).predict_proba(X_new)
+    focal = family(**params).fit(X, Y, seed=0, loss=StepConfig("focal", {})).predict_proba(X_new)
+    assert not np.array_equal(bce, focal), f"{family.name}: the loss is ignored"
+    # Oversampled rows come after the original rows and have no auxiliary labels.
+    rng = np.random.default_rng(0)
+    Y_aux = (rng.random((len(X) - 10, 3)) < 0.3).astype(np.uint8)
+    fitted = family(**params).fit(X, Y, seed=0, Y_aux=Y_aux)
+    assert fitted.predict_proba(X_new).shape == proba.shape, f"{family.name}: with Y_aux"
 
 
 def tiny_table(seed: int = 0, n: int = 90):

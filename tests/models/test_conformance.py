@@ -7,6 +7,8 @@ PARAMS = {
     "prior": {"smoothing": 1.0},
     "linear": {"C": 0.5},
     "xgboost": {"n_estimators": 20, "max_depth": 3},
+    "mlp": {"hidden_size": 32, "epochs": 4, "batch_size": 32},
+    "tabnet": {"n_d": 8, "n_a": 8, "epochs": 4, "batch_size": 64, "virtual_batch_size": 32},
 }
 
 

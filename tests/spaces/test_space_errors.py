@@ -42,7 +42,7 @@ CASES = [
     pytest.param(
         space("lineer: {}"),
         "models.lineer",
-        "unknown model family (did you mean 'linear'?), expected one of linear, prior",
+        "unknown model family (did you mean 'linear'?), expected one of linear, mlp, prior, tabnet",
         id="unknown-family",
     ),
     pytest.param(
