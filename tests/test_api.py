@@ -11,8 +11,12 @@ def test_public_api_search_open_study_leaderboard(tmp_path):
     assert outcome.trials_run == 2
     study = automoa.open_study(workdir=tmp_path)  # the only study there
     board = automoa.leaderboard(study)
-    assert board["cv_log_loss"].is_monotonic_increasing  # both trials complete, best first
-    assert board.loc[0, "rank"] == 1 and board.loc[0, "family"] == "linear"
+    complete = board[board["state"] == "COMPLETE"]
+    assert len(complete) == 2 and complete["cv_log_loss"].is_monotonic_increasing  # best first
+    assert board.loc[0, "rank"] == 1
+    assert set(complete["family"]) == {"linear", "mlp"}  # the first families' defaults
+    # The other families' default configurations are queued for the next run.
+    assert set(board.loc[board["state"] == "WAITING", "family"]) == {"tabnet", "xgboost"}
 
 
 def test_open_study_needs_a_name_when_there_are_several(tmp_path):

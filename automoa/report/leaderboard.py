@@ -27,10 +27,12 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
+        # A queued trial has no params yet, only the values it was enqueued with.
+        params = trial.params or trial.system_attrs.get("fixed_params", {})
         rows.append(
             {
                 "trial": trial.number,
-                "family": attrs.get("family", trial.params.get("model.family", "?")),
+                "family": attrs.get("family", params.get("model.family", "?")),
                 "cv_log_loss": _finite(trial.value) if trial.values else None,
                 "fold_std": attrs.get("cv_std"),
                 "seconds": attrs.get("seconds"),
@@ -52,7 +54,9 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
 def status(study: optuna.Study) -> dict[str, Any]:
     """The state of a study for scripts (``automoa status --json``).
 
-    Keys: ``study``, ``n_trials``, ``states`` (count per state), ``prior_cv_log_loss``, ``best``
+    Keys: ``study``, ``n_trials`` (trials started; queued ``WAITING`` ones, such as the first
+    configurations of a new study not yet run, count only in ``states``), ``states`` (count per
+    state), ``prior_cv_log_loss``, ``best``
     (``value``, ``number``, ``family``, ``params``; ``None`` before the first complete trial),
     ``metric``, ``n_splits``, ``space``, ``data`` and ``trials`` (``number``, ``state``,
     ``value``, ``family``, ``seconds``, ``params``, ``fold_scores``, ``reason``).
@@ -75,7 +79,7 @@ def status(study: optuna.Study) -> dict[str, Any]:
     return {
         "study": study.study_name,
         "data": meta.data_name,
-        "n_trials": len(trials),
+        "n_trials": sum(t.state != optuna.trial.TrialState.WAITING for t in trials),
         "states": states,
         "prior_cv_log_loss": meta.prior_cv_log_loss,
         "best": best,

@@ -14,6 +14,7 @@ import sklearn
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
+from automoa.exceptions import DataWarning, SearchSpaceError
 from automoa.folds import check_n_splits
 from automoa.preprocessing.cache import CacheStats, StepCache
 from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
@@ -21,7 +22,7 @@ from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.search.pruning import MarginPercentilePruner
 from automoa.search.study import StudyLocation, StudyMeta, open_study
-from automoa.spaces import SearchSpace, bind_data, default_params, sample
+from automoa.spaces import SearchSpace, bind_data, default_params, sample, start_params
 
 #: Trials of one family whose fold times estimate the next trial's.
 _TIMING_WINDOW = 10
@@ -158,6 +159,24 @@ class _Objective:
         return result.cv_score
 
 
+def _enqueue_first_trials(study: optuna.Study, space: SearchSpace) -> None:
+    """The space's known-good starts, then each family's default configuration."""
+    for start in space.starts:
+        try:
+            params = start_params(space, start)
+        except SearchSpaceError as exc:
+            warnings.warn(
+                f"start {start.name!r} skipped: it does not fit the space bound to this data "
+                f"({exc})",
+                DataWarning,
+                stacklevel=3,
+            )
+            continue
+        study.enqueue_trial(params, skip_if_exists=True)
+    for family in space.families:
+        study.enqueue_trial(default_params(space, family), skip_if_exists=True)
+
+
 def run_search(
     dataset: Dataset,
     location: StudyLocation,
@@ -210,8 +229,7 @@ def run_search(
     # The sampler's seed depends on the trial count, known only once the study is open.
     study.sampler = make_sampler(seed, n_existing)
     if created:
-        for family in space.families:
-            study.enqueue_trial(default_params(space, family), skip_if_exists=True)
+        _enqueue_first_trials(study, space)
     if on_start is not None:
         on_start(meta, n_existing)
 

@@ -4,7 +4,7 @@ from automoa.spaces.binding import bind_data
 from automoa.spaces.config import PipelineConfig, StepConfig
 from automoa.spaces.diff import space_diff
 from automoa.spaces.loader import load_space, shipped_spaces
-from automoa.spaces.sampler import config_from_params, default_params, sample
+from automoa.spaces.sampler import config_from_params, default_params, sample, start_params
 from automoa.spaces.schema import (
     CategoricalParam,
     ConstantParam,
@@ -14,6 +14,7 @@ from automoa.spaces.schema import (
     LossSpec,
     ParamSpec,
     SearchSpace,
+    StartSpec,
     StepSpec,
 )
 from automoa.spaces.validation import parse_space
@@ -28,6 +29,7 @@ __all__ = [
     "ParamSpec",
     "PipelineConfig",
     "SearchSpace",
+    "StartSpec",
     "StepConfig",
     "StepSpec",
     "bind_data",
@@ -38,4 +40,5 @@ __all__ = [
     "sample",
     "shipped_spaces",
     "space_diff",
+    "start_params",
 ]

@@ -20,6 +20,7 @@ from automoa.spaces.schema import (
     IntParam,
     ParamSpec,
     SearchSpace,
+    StartSpec,
 )
 from automoa.spaces.validation import did_you_mean, is_number, same_choice, show
 
@@ -133,6 +134,50 @@ def default_params(space: SearchSpace, family: str) -> dict[str, Any]:
         params["loss.name"] = loss_name
         params.update(_defaults(f"loss.{loss_name}", space.losses[loss_name].params))
     return params
+
+
+def start_params(space: SearchSpace, start: StartSpec, label: str | None = None) -> dict[str, Any]:
+    """The Optuna parameters of a known-good start (see the space's ``starts``).
+
+    The family's default configuration, with the start's values in place of the defaults; a
+    step the start enables or a loss it selects takes its own defaults for what the start does
+    not set. The result holds exactly the parameters of the sampled branch, so it can be passed
+    to ``study.enqueue_trial``.
+
+    Args:
+        space: the search space (bound to the data or not).
+        start: the start.
+        label: prefix of error messages (default: the space's source).
+
+    Returns:
+        Namespaced parameter name -> value.
+
+    Raises:
+        SearchSpaceError: if a value is out of its range, or names no parameter of the branch
+            the start selects.
+    """
+    label = label or (space.source or space.name)
+    family_spec = space.families[start.family]
+    full: dict[str, Any] = {"model.family": start.family}
+    full.update(_defaults(f"model.{start.family}", family_spec.params))
+    for step in space.steps:
+        if step.optional:
+            full[f"prep.{step.key}.enabled"] = step.default_enabled
+        full.update(_defaults(f"prep.{step.key}", step.params))
+    if family_spec.uses_loss and space.losses:
+        full["loss.name"] = next(iter(space.losses))
+        for name, loss in space.losses.items():
+            full.update(_defaults(f"loss.{name}", loss.params))
+    full.update(start.params)
+    trial = _ParamsTrial(full, label)
+    sample(trial, space)
+    unused = sorted(name for name in start.params if name not in trial.used)
+    if unused:
+        raise SearchSpaceError(
+            f"{label}: params.{unused[0]}: not a parameter of this start's configuration "
+            f"(family {start.family!r}), expected one of {', '.join(sorted(trial.used))}"
+        )
+    return {name: full[name] for name in full if name in trial.used}
 
 
 class _ParamsTrial:

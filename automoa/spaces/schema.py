@@ -35,13 +35,19 @@ The format
       focal:
         params:
           gamma: {type: float, low: 0.5, high: 3.0, default: 2.0}
+    starts:                       # optional: known-good configurations tried first
+      - name: strong-linear       # required, distinct
+        family: linear            # required: a family of `models`
+        params:                   # Optuna parameter values overriding the family's default
+          model.linear.C: 0.001   #   configuration (see Starts)
 
 Keys
 ----
 Top level: ``name`` (required), ``description``, ``preprocessing``, ``models`` (required),
-``losses``; nothing else. A preprocessing entry: ``step`` (required), ``id``, ``optional``,
-``default_enabled``, ``fit_on``, ``params``. A model or loss entry: ``params`` only (an empty
-entry, ``{}`` or nothing at all, is allowed). Family, step and parameter names
+``losses``, ``starts``; nothing else. A preprocessing entry: ``step`` (required), ``id``,
+``optional``, ``default_enabled``, ``fit_on``, ``params``. A model or loss entry: ``params``
+only (an empty entry, ``{}`` or nothing at all, is allowed). A start: ``name`` and ``family``
+(required), ``params``. Family, step and parameter names
 are checked against the registries (:func:`automoa.models.family_names`,
 :func:`automoa.preprocessing.step_names`) and the constructor signatures (a constructor that
 takes ``**kwargs`` accepts any name; a constructor argument without a default must be given).
@@ -122,6 +128,17 @@ loss, so names stay stable when a space grows. Family and loss choices are offer
 order. The default loss (used by the default configuration) is the first loss in sorted order.
 When the chosen family uses a loss but the space has no ``losses`` block, the configuration's
 loss is ``None`` (the family's own default).
+
+Starts
+------
+``starts`` lists configurations a new study evaluates first, in order, before the default
+configuration of each family (:func:`automoa.spaces.start_params`). Each names a family and
+overrides values of that family's default configuration, by Optuna parameter name
+(``model.mlp.hidden_size``, ``prep.pca_genes.enabled``, ``loss.name``,
+``loss.smoothed_bce.smoothing``); a step it enables or a loss it selects starts from its own
+defaults. Every value is checked against the space when it is loaded, so a start is always a
+configuration the sampler could produce. After binding to the data, a start that no longer
+fits the bound ranges is skipped with a warning.
 
 YAML dialect
 ------------
@@ -374,6 +391,31 @@ class LossSpec:
 
 
 @dataclass(frozen=True)
+class StartSpec:
+    """A known-good configuration evaluated first (see Starts).
+
+    Attributes:
+        name: a label, distinct within the space.
+        family: one of the space's families.
+        params: Optuna parameter name -> value, overriding the family's default configuration.
+    """
+
+    name: str
+    family: str
+    params: Mapping[str, Scalar] = field(default_factory=lambda: _freeze(None))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _freeze(self.params))
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form (a valid ``starts`` entry)."""
+        return {"name": self.name, "family": self.family, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     """A validated search space.
 
@@ -386,6 +428,7 @@ class SearchSpace:
         steps: preprocessing steps, in application order.
         families: family name -> spec (read-only mapping, sorted by name).
         losses: loss name -> spec (read-only mapping, sorted by name; may be empty).
+        starts: known-good configurations, in the order they are tried.
         source: where the space was read from (not part of the canonical form or equality).
     """
 
@@ -394,10 +437,12 @@ class SearchSpace:
     steps: tuple[StepSpec, ...] = ()
     families: Mapping[str, FamilySpec] = field(default_factory=lambda: _freeze(None))
     losses: Mapping[str, LossSpec] = field(default_factory=lambda: _freeze(None))
+    starts: tuple[StartSpec, ...] = ()
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "starts", tuple(self.starts))
         object.__setattr__(self, "families", _freeze(self.families))
         object.__setattr__(self, "losses", _freeze(self.losses))
 
@@ -406,13 +451,16 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-ready form; itself a valid space document."""
-        return {
+        data = {
             "name": self.name,
             "description": self.description,
             "preprocessing": [step.to_dict() for step in self.steps],
             "models": {name: spec.to_dict() for name, spec in self.families.items()},
             "losses": {name: spec.to_dict() for name, spec in self.losses.items()},
         }
+        if self.starts:  # absent when empty: spaces without starts keep their hash
+            data["starts"] = [start.to_dict() for start in self.starts]
+        return data
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, compact, independent of the source file's layout."""

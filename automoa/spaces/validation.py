@@ -7,6 +7,7 @@ The format is documented in :mod:`automoa.spaces.schema`. Every problem raises
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import json
@@ -28,10 +29,12 @@ from automoa.spaces.schema import (
     LossSpec,
     ParamSpec,
     SearchSpace,
+    StartSpec,
     StepSpec,
 )
 
-_TOP_KEYS = ("name", "description", "preprocessing", "models", "losses")
+_TOP_KEYS = ("name", "description", "preprocessing", "models", "losses", "starts")
+_START_KEYS = ("name", "family", "params")
 _STEP_KEYS = ("step", "id", "optional", "default_enabled", "fit_on", "params")
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_KEYS = ("params",)
@@ -175,7 +178,8 @@ class _Validator:
         doc = self.mapping(
             data,
             "",
-            "a mapping with keys name, models and optionally description, preprocessing, losses",
+            "a mapping with keys name, models and optionally description, preprocessing, losses, "
+            "starts",
         )
         if data is None:
             self.fail("", "the document is empty, expected a mapping with keys name and models")
@@ -189,7 +193,7 @@ class _Validator:
         description = doc.get("description")
         if description is not None and not isinstance(description, str):
             self.fail("description", f"expected a string, got {show(description)}")
-        return SearchSpace(
+        space = SearchSpace(
             name=self.text(doc["name"], "name", "a non-empty string"),
             description=description or "",
             steps=self.steps(doc.get("preprocessing"), step_names()),
@@ -197,6 +201,44 @@ class _Validator:
             losses=self.losses(doc.get("losses")),
             source=self.label,
         )
+        return dataclasses.replace(space, starts=self.starts(doc.get("starts"), space))
+
+    def starts(self, value: Any, space: SearchSpace) -> tuple[StartSpec, ...]:
+        from automoa.spaces.sampler import start_params
+
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("starts", f"expected a list of configurations, got {show(value)}")
+        starts: list[StartSpec] = []
+        for i, entry in enumerate(value):
+            path = f"starts[{i}]"
+            entry = self.mapping(entry, path, "a mapping with keys name, family, params")
+            families = ", ".join(space.families)
+            self.keys(
+                entry,
+                path,
+                _START_KEYS,
+                {"name": "a non-empty string", "family": f"one of the space's models ({families})"},
+            )
+            name = self.text(entry["name"], f"{path}.name", "a non-empty string")
+            if any(start.name == name for start in starts):
+                self.fail(f"{path}.name", f"duplicate start name {name!r}, expected distinct names")
+            family = entry["family"]
+            if family not in space.families:
+                self.fail(
+                    f"{path}.family",
+                    f"not a model of this space{did_you_mean(family, space.families)}, "
+                    f"expected one of {families}",
+                )
+            params = self.mapping(entry.get("params"), f"{path}.params", "parameter values")
+            for key, scalar in params.items():
+                if not is_scalar(scalar):
+                    self.fail(_join(f"{path}.params", key), f"expected {_SCALAR}")
+            start = StartSpec(name, family, params)
+            start_params(space, start, f"{self.label}: {path}")  # raises on a bad value
+            starts.append(start)
+        return tuple(starts)
 
     def steps(self, value: Any, known: tuple[str, ...]) -> tuple[StepSpec, ...]:
         from automoa.preprocessing.registry import get_step

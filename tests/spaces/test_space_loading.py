@@ -18,6 +18,7 @@ from automoa.spaces import (
     load_space,
     shipped_spaces,
     space_diff,
+    start_params,
 )
 
 SPACE = """\
@@ -160,7 +161,12 @@ def test_shipped_space_contents() -> None:
     assert linear["C"] == FloatParam(1e-4, 10.0, 0.01, log=True)
     assert linear["class_weight"] == CategoricalParam(("none", "balanced"), "none")
     assert linear["max_iter"] == IntParam(20, 500, 100, log=True)
-    assert set(default.families) == {"linear", "xgboost"}
+    assert set(default.families) == {"linear", "mlp", "tabnet", "xgboost"}
+    mlp = default.families["mlp"].params
+    assert mlp["aux"] == CategoricalParam(("none", "multitask", "pretrain", "two_stage"), "none")
+    assert mlp["architecture"] == CategoricalParam(("mlp", "resnet2"), "mlp")
+    assert mlp["n_layers"] == IntParam(1, 4, 2)
+    assert default.families["tabnet"].params["precision"] == ConstantParam("float32")
     xgb = default.families["xgboost"].params
     assert xgb["n_estimators"] == ConstantParam(500)
     assert xgb["multi_strategy"] == ConstantParam("one_output_per_tree")
@@ -175,9 +181,25 @@ def test_shipped_space_contents() -> None:
     assert fast.families["linear"].params["C"].low == 1e-4
     assert fast.families["linear"].params["class_weight"] == ConstantParam("none")
     assert fast.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
+    assert set(fast.families) == {"linear", "mlp", "tabnet", "xgboost"}
+    assert fast.families["xgboost"].params["n_estimators"] == ConstantParam(100)
+    assert set(fast.losses) == {"bce", "smoothed_bce"}
+    assert not fast.starts
 
     moa = load_space("moa")
-    assert set(moa.families) == {"linear", "xgboost"}
+    assert set(moa.families) == {"linear", "mlp", "tabnet", "xgboost"}
+    assert [start.name for start in moa.starts] == [
+        "mlp-starter",
+        "mlp-aux-multitask",
+        "resnet2",
+        "tabnet-moa",
+    ]
+    starter = start_params(moa, moa.starts[0])
+    assert starter["model.family"] == "mlp"
+    assert starter["loss.name"] == "smoothed_bce"
+    assert starter["loss.smoothed_bce.smoothing"] == 0.001
+    assert starter["prep.pca_genes.enabled"] and starter["prep.pca_cells.enabled"]
+    assert starter["prep.variance.enabled"]
     assert moa.families["xgboost"].params["multi_strategy"] == ConstantParam("one_output_per_tree")
     assert [(s.name, s.key, s.optional, s.default_enabled) for s in moa.steps] == [
         ("quantile", "quantile", False, True),

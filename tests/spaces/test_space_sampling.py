@@ -368,6 +368,7 @@ def test_single_family_and_single_loss_are_still_suggested(
 def test_constants_are_not_suggested() -> None:
     space = load_space("fast")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"model.family": "linear"})
     trial = study.ask()
     cfg = sample(trial, space)
     assert set(trial.params) == {"model.family", "model.linear.C", "model.linear.max_iter"}
@@ -553,8 +554,9 @@ def test_config_from_params_round_trip() -> None:
             id="categorical-not-a-choice",
         ),
         pytest.param(
-            {"model.family": "tabnet"},
-            r"params\.model\.family: expected one of 'linear', 'xgboost', got 'tabnet'",
+            {"model.family": "catboost"},
+            r"params\.model\.family: expected one of 'linear', 'mlp', 'tabnet', 'xgboost', "
+            r"got 'catboost'",
             id="unknown-choice",
         ),
         pytest.param(

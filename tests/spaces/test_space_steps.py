@@ -429,10 +429,17 @@ MOA_FEATURES = tuple(f"g-{i}" for i in range(772)) + tuple(f"c-{i}" for i in ran
 @pytest.mark.parametrize("name", ["default", "fast", "moa"])
 def test_spaces_with_default_bind_bind_to_themselves(name: str) -> None:
     space = load_space(name)
-    bound = bind_data(space, MOA_FEATURES, 1000)
+    bound = bind_data(space, MOA_FEATURES, 1000, n_aux_labels=5)
     assert bound == space
     assert bound.to_json() == space.to_json() and bound.hash == space.hash
     assert bound.source == space.source
+
+
+def test_without_auxiliary_labels_the_aux_choice_binds_to_none() -> None:
+    bound = bind_data(load_space("moa"), MOA_FEATURES, 1000, n_aux_labels=0)
+    for family in ("mlp", "tabnet"):
+        assert bound.families[family].params["aux"] == ConstantParam("none")
+    assert bound.hash != load_space("moa").hash
 
 
 @pytest.mark.parametrize(
