@@ -97,9 +97,10 @@ def main() -> None:
                 loss=config.loss,
                 Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
             )
-        except BudgetExhausted:
+        except BudgetExhausted as exc:
             fit_seconds = time.perf_counter() - started
-            rows.append((label, prep_seconds, fit_seconds, float("nan"), float("nan"), "cut"))
+            cut = f"stopped at --max-seconds: {exc}"
+            rows.append((label, prep_seconds, fit_seconds, float("nan"), float("nan"), cut))
             print(f"{label}: over {args.max_seconds:.0f}s", flush=True)
             continue
         fit_seconds = time.perf_counter() - started

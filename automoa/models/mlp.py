@@ -28,7 +28,7 @@ def _blocks(n_in: int, spec: dict[str, Any]):
     """The hidden blocks of one head and the width they end with."""
     from torch import nn
 
-    from automoa.models.torch_training import linear_layer
+    from automoa.models.torch_training import FastDropout, linear_layer
 
     activation = {
         "relu": nn.ReLU,
@@ -45,7 +45,7 @@ def _blocks(n_in: int, spec: dict[str, Any]):
             layers.append(nn.BatchNorm1d(width))
         rate = spec["input_dropout"] if i == 0 else spec["dropout"]
         if rate > 0:
-            layers.append(nn.Dropout(rate))
+            layers.append(FastDropout(rate))
         layers.append(linear_layer(width, out, spec["weight_norm"]))
         layers.append(activation())
         width = out
@@ -55,6 +55,8 @@ def _blocks(n_in: int, spec: dict[str, Any]):
 def _make_body(spec: dict[str, Any]):
     import torch
     from torch import nn
+
+    from automoa.models.torch_training import FastDropout
 
     class MLPBody(nn.Module):
         """Hidden blocks (one or two heads) then BatchNorm and Dropout."""
@@ -68,7 +70,7 @@ def _make_body(spec: dict[str, Any]):
                 self.head_b, _ = _blocks(n_in + width, spec)
             tail: list = [nn.BatchNorm1d(width)] if spec["batch_norm"] else []
             if spec["dropout"] > 0:
-                tail.append(nn.Dropout(spec["dropout"]))
+                tail.append(FastDropout(spec["dropout"]))
             self.tail = nn.Sequential(*tail)
             self.width = width
 

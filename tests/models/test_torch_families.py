@@ -51,7 +51,7 @@ def test_keeps_the_weights_of_the_best_validation_epoch():
     )
     # A high constant rate overfits quickly, so the best epoch is not the last one.
     settings = tt.TrainSettings(
-        epochs=25, batch_size=32, lr=3e-2, scheduler="constant", patience=25
+        epochs=25, batch_size=32, lr=3e-2, scheduler="constant", patience=25, precision="float32"
     )
     with tt.torch_threads(1):  # tiny products: one thread is fastest
         outcome = tt.train_network(
@@ -273,3 +273,27 @@ def test_bind_fixes_aux_to_none_without_auxiliary_labels():
     params = {"aux": CategoricalParam(("none", "multitask"), "none")}
     assert get_family("mlp").bind(params, 0)["aux"] == ConstantParam("none")
     assert get_family("tabnet").bind(params, 5) == params
+
+
+@pytest.mark.parametrize("rows", [3, 10, 40, 100])
+def test_onecycle_with_very_few_steps(rows):
+    # One epoch of a few batches once crashed OneCycleLR (a warm-up phase of zero steps).
+    X, Y, _ = _data(n=rows)
+    model = get_family("mlp")(**{**SMALL["mlp"], "epochs": 1, "batch_size": 8}).fit(X, Y)
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2, 0.25, 0.5])
+def test_fast_dropout_is_unbiased_and_seeded(rate):
+    layer = tt.FastDropout(rate)
+    x = torch.ones(400, 1000)
+    torch.manual_seed(0)
+    out = layer(x)
+    dropped = float((out == 0).float().mean())
+    assert dropped == pytest.approx(round(rate * 256) / 256, abs=0.005)
+    assert float(out.mean()) == pytest.approx(1.0, abs=0.01)  # kept values scaled up
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), out)
+    assert torch.equal(layer.eval()(x), x)
+    odd = torch.ones(3, 7)  # sizes that are not a multiple of 8
+    assert layer.train()(odd).shape == odd.shape
