@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from automoa.data import Dataset, load
 from automoa.exceptions import ConfigError, StudyError
 from automoa.search.controller import SearchOutcome, TrialEvent, run_search
 from automoa.search.deadline import parse_duration
+from automoa.search.ensembling import EnsembleReport, build_ensemble
 from automoa.search.study import (
     StudyLocation,
     StudyMeta,
@@ -35,6 +37,11 @@ def resolve_device(device: str) -> str:
     except ImportError:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+#: The ensemble step keeps 5% of the budget, at most 60 s (selection over 300 MoA-sized trials).
+ENSEMBLE_RESERVE_FRACTION = 0.05
+ENSEMBLE_RESERVE_MAX = 60.0
 
 
 def load_data(
@@ -75,8 +82,14 @@ def search(
     max_trials: int | None = None,
     on_start: Callable[[StudyMeta, int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    ensemble: bool = True,
 ) -> SearchOutcome:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
+
+    The budget includes the ensemble step: the greedy ensemble of the study's trials is built
+    at the end (unless ``ensemble=False`` or the search was interrupted), stored with the
+    study, and, when the data has test features, its test predictions are written to
+    ``WORKDIR/<study>/submission.csv``.
 
     Args:
         data: a data directory (MoA or generic layout), ``bundled:yeast``, or a Dataset.
@@ -91,6 +104,7 @@ def search(
         max_trials: stop after this many new trials.
         on_start: progress hook, called once.
         on_trial: progress hook, called after each trial.
+        ensemble: build the ensemble at the end.
 
     Returns:
         The outcome, with the study.
@@ -100,11 +114,15 @@ def search(
         raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
     dataset = load_data(data)
     location = resolve_location(study or study_name_for(dataset.name), workdir, storage)
-    return run_search(
+    # Time kept for the ensemble step, which runs inside the budget.
+    reserve = (
+        min(ENSEMBLE_RESERVE_MAX, ENSEMBLE_RESERVE_FRACTION * budget_seconds) if ensemble else 0
+    )
+    outcome = run_search(
         dataset,
         location,
         load_space(space),
-        budget_seconds=budget_seconds,
+        budget_seconds=budget_seconds - reserve,
         n_splits=folds,
         seed=seed,
         device=resolve_device(device),
@@ -112,6 +130,54 @@ def search(
         on_start=on_start,
         on_trial=on_trial,
     )
+    if not ensemble or outcome.stopped_by == "interrupted" or _best(outcome.study) is None:
+        return outcome
+    report = build_ensemble(
+        outcome.study,
+        location,
+        dataset,
+        submission_path=location.cache_dir.parent / location.study_name / "submission.csv",
+    )
+    return dataclasses.replace(outcome, ensemble=report)
+
+
+def ensemble(
+    data: str | Path | Dataset,
+    *,
+    study: str | None = None,
+    workdir: str | Path | None = None,
+    storage: str | None = None,
+    max_iterations: int = 50,
+) -> EnsembleReport:
+    """Build (again) the greedy ensemble of a study and store it with the study.
+
+    Args:
+        data: the data the study was created on (checked by fingerprint).
+        study: the study name; default derived from the data's name.
+        workdir: run directory (default ``./automoa-work``).
+        storage: Optuna storage URL; default a SQLite file in ``workdir``.
+        max_iterations: greedy selection steps.
+
+    Returns:
+        The ensemble report; test predictions go to ``WORKDIR/<study>/submission.csv``.
+    """
+    if max_iterations < 1:
+        raise ConfigError(f"--iterations: expected at least 1, got {max_iterations}")
+    dataset = load_data(data)
+    location = resolve_location(study or study_name_for(dataset.name), workdir, storage)
+    opened = open_study(location.study_name, workdir=workdir, storage=storage)
+    return build_ensemble(
+        opened,
+        location,
+        dataset,
+        max_iterations=max_iterations,
+        submission_path=location.cache_dir.parent / location.study_name / "submission.csv",
+    )
+
+
+def _best(study: optuna.Study) -> float | None:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return min((t.value for t in complete), default=None)
 
 
 def open_study(

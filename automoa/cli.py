@@ -165,9 +165,58 @@ def search_command(
             f"preprocessing cache: {reused} fitted steps reused "
             f"(hit rate {outcome.cache_stats.hit_rate:.0%})"
         )
+    if outcome.ensemble is not None:
+        _print_ensemble(outcome.ensemble)
     if outcome.stopped_by == "interrupted":
         err.print("interrupted: every finished trial is saved; run the same command to resume.")
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _print_ensemble(report) -> None:
+    members = ", ".join(
+        f"trial {n} ({family}) x{weight:.2f}"
+        for n, family, weight in zip(report.members, report.families, report.weights, strict=True)
+    )
+    out.print(f"ensemble of {report.n_candidates} candidates: {members}")
+    out.print(
+        f"ensemble CV log loss {report.score:.5f} (selected on all rows), "
+        f"{report.honest_score:.5f} honest (selected on K-1 folds, scored on the held-out fold); "
+        f"best single trial {report.best_single:.5f}"
+    )
+    if report.submission:
+        out.print(f"test predictions written to {report.submission}")
+
+
+@app.command("ensemble")
+@user_errors
+def ensemble_command(
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="The data the study was created on."),
+    ] = None,
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    workdir: WorkdirOpt = None,
+    iterations: Annotated[int, typer.Option("--iterations", help="Greedy selection steps.")] = 50,
+    features: FeaturesOpt = None,
+    targets: TargetsOpt = None,
+    test_features: TestOpt = None,
+    id_col: IdColOpt = None,
+    group_col: GroupColOpt = None,
+) -> None:
+    """Build the greedy ensemble of a study's trials (also done at the end of every search)."""
+    dataset = api.load_data(
+        data,
+        features=features,
+        targets=targets,
+        test_features=test_features,
+        id_col=id_col,
+        group_col=group_col,
+    )
+    report = api.ensemble(
+        dataset, study=study, workdir=workdir, storage=storage, max_iterations=iterations
+    )
+    _print_ensemble(report)
 
 
 @app.command("status")

@@ -26,6 +26,8 @@ class Dataset:
         test_ids: ids of the test rows.
         test_known_negative: optional boolean mask of known-negative test rows.
         name: a short name for the data (used as the default study name).
+        id_name: the id column's name in the input files (``sig_id`` for MoA), used when
+            writing predictions.
         source: where the data was read from.
         fingerprint: sha256 of the training data; a study refuses data with another one.
     """
@@ -43,6 +45,7 @@ class Dataset:
     test_ids: np.ndarray | None = None
     test_known_negative: np.ndarray | None = None
     name: str = "data"
+    id_name: str = "id"
     source: str = ""
     fingerprint: str = field(default="")
 

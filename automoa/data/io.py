@@ -333,6 +333,7 @@ def _assemble(
         test_ids=test_ids,
         test_known_negative=test_known_negative,
         name=name,
+        id_name=id_name,
         source=source,
         fingerprint=fingerprint(
             X, Y, ids, feature_names, target_names, groups=groups, known_negative=known_negative

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import optuna
@@ -54,6 +55,8 @@ class SearchOutcome:
     stopped_by: str  # "budget", "trials", "interrupted"
     seconds: float
     cache_stats: CacheStats
+    #: the study's ensemble, when the search built one (:mod:`automoa.search.ensembling`)
+    ensemble: Any = None
 
 
 def package_versions() -> dict[str, str]:

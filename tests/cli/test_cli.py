@@ -192,3 +192,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
     status = json.loads(invoke("status", "--workdir", tmp_path, "--json").stdout)
     assert status["states"]["COMPLETE"] >= 2
     assert status["states"].get("RUNNING", 0) == 0
+
+
+def test_search_prints_the_ensemble_and_ensemble_command_rebuilds_it(tmp_path):
+    args = ["--data", "bundled:yeast", "--workdir", tmp_path]
+    result = invoke("search", *args, "--budget", "60s", "--space", "fast", "--max-trials", "2")
+    assert result.exit_code == 0, result.output
+    assert "ensemble of 2 candidates" in result.output and "honest" in result.output
+    again = invoke("ensemble", *args, "--iterations", "10")
+    assert again.exit_code == 0, again.output
+    assert "ensemble CV log loss" in again.output
+    bad = invoke("ensemble", *args, "--iterations", "0")
+    assert bad.exit_code == 2 and bad.output.strip().startswith("error: --iterations")
+    missing = invoke("ensemble", "--data", "bundled:yeast", "--workdir", tmp_path / "none")
+    assert (
+        missing.exit_code == 2 and "error:" in missing.output and "Traceback" not in missing.output
+    )

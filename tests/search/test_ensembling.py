@@ -1,0 +1,99 @@
+"""The ensemble step at the end of a search: stored with the study, test predictions written."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automoa
+from automoa.data.dataset import Dataset
+from automoa.exceptions import StudyError
+from automoa.metrics import mean_columnwise_log_loss
+from automoa.search.ensembling import stored_ensemble
+
+
+def _dataset(n=240, n_test=30):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    Y = (X[:, :3] + 0.5 * rng.normal(size=(n, 3)) > 0.8).astype(np.uint8)
+    known_negative = np.zeros(n, dtype=bool)
+    known_negative[:20] = True
+    Y[known_negative] = 0
+    test_kn = np.zeros(n_test, dtype=bool)
+    test_kn[:4] = True
+    return Dataset(
+        X=X,
+        Y=Y,
+        feature_names=tuple(f"f{i}" for i in range(6)),
+        target_names=("a", "b", "c"),
+        ids=np.array([f"r{i}" for i in range(n)]),
+        known_negative=known_negative,
+        X_test=rng.normal(size=(n_test, 6)).astype(np.float32),
+        test_ids=np.array([f"t{i}" for i in range(n_test)]),
+        test_known_negative=test_kn,
+        name="toy",
+        id_name="sig_id",
+        fingerprint="f" * 64,
+    )
+
+
+def test_search_ends_with_a_stored_ensemble_and_a_submission(tmp_path):
+    data = _dataset()
+    outcome = automoa.search(data, budget="2m", space="fast", workdir=tmp_path, max_trials=4)
+    report = outcome.ensemble
+    assert report is not None and report.n_candidates >= 2
+    complete = {t.number: t.value for t in outcome.study.trials if t.value is not None}
+    assert set(report.members) <= set(complete)
+    assert sum(report.weights) == pytest.approx(1.0)
+    assert report.best_single == min(complete.values())
+    assert report.score <= report.best_single + 1e-12  # greedy starts from the best trial
+    assert np.isfinite(report.honest_score)
+    assert stored_ensemble(automoa.open_study(workdir=tmp_path)) == report
+
+    submission = pd.read_csv(report.submission)
+    assert list(submission.columns) == ["sig_id", "a", "b", "c"]
+    assert list(submission["sig_id"]) == list(data.test_ids)
+    assert (submission.iloc[:4, 1:] == 0).all().all()  # known-negative test rows
+    assert submission.iloc[4:, 1:].gt(0).all().all()
+
+
+def test_ensemble_command_rebuilds_the_same_ensemble(tmp_path):
+    data = _dataset()
+    first = automoa.search(data, budget="2m", space="fast", workdir=tmp_path, max_trials=3)
+    again = automoa.api.ensemble(data, workdir=tmp_path)
+    assert again.members == first.ensemble.members
+    assert again.weights == first.ensemble.weights
+    assert again.score == pytest.approx(first.ensemble.score)
+
+
+def test_ensemble_score_is_the_metric_of_the_weighted_blend(tmp_path):
+    from automoa.search.artifacts import AtomicFileSystemArtifactStore, load_array
+    from automoa.search.study import resolve_location
+
+    data = _dataset()
+    outcome = automoa.search(data, budget="2m", space="fast", workdir=tmp_path, max_trials=4)
+    report = outcome.ensemble
+    store = AtomicFileSystemArtifactStore(resolve_location("toy", tmp_path).artifacts_dir)
+    trials = {t.number: t for t in outcome.study.trials}
+    blend = sum(
+        w * load_array(store, trials[n].user_attrs["oof_artifact"]).astype(np.float64)
+        for n, w in zip(report.members, report.weights, strict=True)
+    )
+    assert mean_columnwise_log_loss(data.Y, blend) == pytest.approx(report.score, rel=1e-5)
+
+
+def test_ensemble_refuses_other_data_and_empty_studies(tmp_path):
+    data = _dataset()
+    automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=1)
+    other = Dataset(**{**data.__dict__, "fingerprint": "0" * 64})
+    with pytest.raises(StudyError, match="created on other data"):
+        automoa.api.ensemble(other, workdir=tmp_path)
+    with pytest.raises(StudyError):
+        automoa.api.ensemble(data, workdir=tmp_path / "nothing-here")
+
+
+def test_search_without_ensemble(tmp_path):
+    outcome = automoa.search(
+        _dataset(), budget="1m", space="fast", workdir=tmp_path, max_trials=1, ensemble=False
+    )
+    assert outcome.ensemble is None
+    assert stored_ensemble(outcome.study) is None
