@@ -137,6 +137,7 @@ def search(
         location,
         dataset,
         submission_path=location.cache_dir.parent / location.study_name / "submission.csv",
+        seconds=max(reserve, budget_seconds - outcome.seconds),
     )
     return dataclasses.replace(outcome, ensemble=report)
 

@@ -589,7 +589,8 @@ def _blend(
             )
         for rows in _row_blocks(c.shape[0], c.shape[1] if c.ndim == 2 else 1):
             acc[rows] += w * c[rows].astype(np.float64)
-    assert acc is not None  # an Ensemble has at least one member
+    if acc is None:
+        raise ConfigError("ensemble blend: no members to blend")
     out = acc.astype(np.float32)
     if known_negative is not None:
         out[np.asarray(known_negative, dtype=bool)] = 0.0
