@@ -55,8 +55,11 @@ _SELECT_OPTIONS = frozenset(
         "seed",
         "known_negative",
         "n_jobs",
+        "shortlist",
     }
 )
+#: Screening scores every candidate on one row chunk in this many (and on every positive).
+SCREEN_STRIDE = 8
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def select(
     seed: int = 0,
     known_negative: np.ndarray | None = None,
     n_jobs: int = 1,
+    shortlist: int = 16,
 ) -> Ensemble:
     """Greedy forward selection with replacement, truncated at the best iteration.
 
@@ -177,6 +181,11 @@ def select(
             predicted 0 and count in the metric as such.
         n_jobs: threads evaluating candidates (numpy releases the GIL); loaders must be
             thread-safe when above 1.
+        shortlist: with more candidates than this, each iteration first screens every
+            candidate (its loss on all positives exactly, on the negatives of one row chunk in
+            eight, scaled up), then scores this many best-screened candidates exactly and adds
+            the best of those (exact ties still go to current members). About 4x faster on 300
+            candidates; 0 scores every candidate exactly.
 
     Returns:
         The selected :class:`Ensemble`.
@@ -188,7 +197,7 @@ def select(
     """
     Yb, kn = _check_inputs(oofs, Y, known_negative)
     options = _check_options(
-        len(oofs), max_iterations, init_best, bagging_rounds, bagging_fraction, n_jobs
+        len(oofs), max_iterations, init_best, bagging_rounds, bagging_fraction, n_jobs, shortlist
     )
     rows = np.ones(Yb.shape[0], dtype=bool)
     return _select(oofs, Yb, rows, kn, seed=seed, **options)
@@ -326,6 +335,7 @@ def _check_options(
     bagging_rounds: int = 0,
     bagging_fraction: float = 0.5,
     n_jobs: int = 1,
+    shortlist: int = 16,
 ) -> dict[str, Any]:
     """Validate selection options; return them as keyword arguments of :func:`_select`."""
 
@@ -350,6 +360,7 @@ def _check_options(
         "bagging_rounds": bagging_rounds,
         "bagging_fraction": float(bagging_fraction),
         "n_jobs": integer("n_jobs", n_jobs, 1),
+        "shortlist": integer("shortlist", shortlist, 0),
     }
 
 
@@ -368,6 +379,7 @@ def _select(
     bagging_fraction: float,
     seed: int,
     n_jobs: int,
+    shortlist: int,
 ) -> Ensemble:
     """Selection on the rows in the mask ``rows`` (validated inputs)."""
     m = len(oofs)
@@ -376,7 +388,7 @@ def _select(
     with pool as executor:
         if bagging_rounds == 0:
             counts, trajectory = _greedy(
-                oofs, problem, np.arange(m), max_iterations, init_best, executor
+                oofs, problem, np.arange(m), max_iterations, init_best, executor, shortlist
             )
             total = sum(counts.values())
             weight = {i: c / total for i, c in counts.items()}
@@ -388,7 +400,13 @@ def _select(
             for _ in range(bagging_rounds):
                 subset = np.sort(rng.choice(m, size=size, replace=False))
                 counts, traj = _greedy(
-                    oofs, problem, subset, max_iterations, min(init_best, size), executor
+                    oofs,
+                    problem,
+                    subset,
+                    max_iterations,
+                    min(init_best, size),
+                    executor,
+                    shortlist,
                 )
                 total = sum(counts.values())
                 for i, c in counts.items():
@@ -415,6 +433,7 @@ def _greedy(
     max_iterations: int,
     init_best: int,
     executor: Executor | None,
+    shortlist: int = 0,
 ) -> tuple[dict[int, int], list[float]]:
     """One greedy run over the candidates in ``subset``; returns (kept counts, trajectory)."""
     state = _Running(problem)
@@ -435,8 +454,12 @@ def _greedy(
         for j, i in enumerate(order):
             add(int(i), float(singles[subset == i][0]) if j == 0 else state.score(oofs, i))
     while len(picks) < max_iterations:
-        scores = state.score_all(oofs, subset, executor)
-        add(_pick(scores, subset, counts), float(scores.min()))
+        pool = subset
+        if 0 < shortlist < len(subset):
+            screened = state.score_all(oofs, subset, executor, screen=True)
+            pool = np.sort(subset[np.argsort(screened, kind="stable")[:shortlist]])
+        scores = state.score_all(oofs, pool, executor)
+        add(_pick(scores, pool, counts), float(scores.min()))
     # Keep the first minimum at or after the initial ensemble: the smallest best ensemble.
     start = max(init_best, 1) - 1
     best = start + int(np.argmin(trajectory[start:]))
@@ -499,37 +522,46 @@ class _Running:
         self.k += 1
 
     def score_all(
-        self, oofs: Candidates, subset: np.ndarray, executor: Executor | None
+        self,
+        oofs: Candidates,
+        subset: np.ndarray,
+        executor: Executor | None,
+        screen: bool = False,
     ) -> np.ndarray:
-        """Fast score of adding each candidate in ``subset``."""
+        """Fast score (or, with ``screen``, screening estimate) of adding each candidate."""
         if executor is None:
-            return np.array([self.score(oofs, int(i)) for i in subset])
-        return np.array(list(executor.map(lambda i: self.score(oofs, int(i)), subset)))
+            return np.array([self.score(oofs, int(i), screen) for i in subset])
+        return np.array(list(executor.map(lambda i: self.score(oofs, int(i), screen), subset)))
 
-    def score(self, oofs: Candidates, i: int) -> float:
-        """Metric of the average of the current members and candidate ``i``."""
+    def score(self, oofs: Candidates, i: int, screen: bool = False) -> float:
+        """Metric of the average of the current members and candidate ``i``.
+
+        With ``screen``, the negatives' part is taken from one row chunk in
+        :data:`SCREEN_STRIDE` and scaled up (positives are always all scored).
+        """
         c = _fetch(oofs, i)
         p = self.problem
         inv = 1.0 / (self.k + 1)
         # log1p(-1) = -inf and NaN (p above 1 by rounding) are caught by the isfinite check.
         with np.errstate(divide="ignore", invalid="ignore"):
-            total = self._sum_terms(c, inv)
+            total = self._sum_terms(c, inv, SCREEN_STRIDE if screen else 1)
         return (p.constant - total) / p.denominator
 
-    def _sum_terms(self, c: np.ndarray, inv: float) -> float:
+    def _sum_terms(self, c: np.ndarray, inv: float, stride: int = 1) -> float:
         """Sum over scored elements of the log-probability given to the true label."""
         p = self.problem
         buf = np.empty((p.rows_per_chunk, p.shape[1]), dtype=np.float32)
         total = 0.0
-        for chunk_info, s_pos in zip(p.chunks, self.sum_at_positives, strict=True):
+        for j, (chunk_info, s_pos) in enumerate(zip(p.chunks, self.sum_at_positives, strict=True)):
             start, stop, _, pos = chunk_info
             chunk = c[start:stop]
-            view = buf[: stop - start]
-            part = self._negative_terms(view, chunk, chunk_info, inv, clip=False)
-            if not math.isfinite(part):
-                # Some blend reached p >= 1 on a negative: redo the chunk with the clip.
-                part = self._negative_terms(view, chunk, chunk_info, inv, clip=True)
-            total += part
+            if j % stride == 0:
+                view = buf[: stop - start]
+                part = self._negative_terms(view, chunk, chunk_info, inv, clip=False)
+                if not math.isfinite(part):
+                    # Some blend reached p >= 1 on a negative: redo the chunk with the clip.
+                    part = self._negative_terms(view, chunk, chunk_info, inv, clip=True)
+                total += stride * part
             if pos.size:
                 blend = (s_pos + chunk.reshape(-1)[pos]) * inv
                 total += float(np.log(np.clip(blend, EPS, 1.0 - EPS)).sum())

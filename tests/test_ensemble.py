@@ -210,3 +210,29 @@ def test_honest_score_rejects_bad_folds_and_options():
         honest_score(oofs, Y, np.zeros(39, dtype=int))
     with pytest.raises(ConfigError, match="unknown option"):
         honest_score(oofs, Y, np.arange(40) % 2, iterations=3)
+
+
+def test_shortlist_screening_picks_what_exact_scoring_picks():
+    # Many noisy candidates around a signal: screening (one chunk in eight for negatives) must
+    # lead to the same ensemble as scoring every candidate exactly.
+    rng = np.random.default_rng(3)
+    n, labels = 6000, 30  # several evaluation chunks
+    logit = rng.normal(-5.0, 1.5, size=(n, labels))
+    Y = (rng.random((n, labels)) < 1 / (1 + np.exp(-logit))).astype(np.uint8)
+    oofs = [
+        (1 / (1 + np.exp(-(logit + rng.normal(0, s, size=logit.shape))))).astype(np.float32)
+        for s in np.linspace(0.3, 2.0, 40)
+    ]
+    exact = select(oofs, Y, max_iterations=15, shortlist=0)
+    screened = select(oofs, Y, max_iterations=15, shortlist=10)
+    assert screened.members == exact.members
+    assert screened.weights == pytest.approx(exact.weights)
+    assert screened.score == pytest.approx(exact.score, rel=1e-9)
+    # A very short list can miss a diverse member, at a small cost.
+    tight = select(oofs, Y, max_iterations=15, shortlist=5)
+    assert exact.score <= tight.score <= exact.score * 1.001
+
+
+def test_shortlist_must_be_a_count():
+    with pytest.raises(ConfigError, match="shortlist"):
+        select([np.full((4, 2), 0.5, dtype=np.float32)], np.zeros((4, 2)), shortlist=-1)

@@ -22,11 +22,13 @@ import optuna
 import pandas as pd
 
 from automoa.data.dataset import Dataset
-from automoa.ensemble import honest_score, select
+from automoa.ensemble import SCREEN_STRIDE, honest_score, select
 from automoa.exceptions import StudyError
 from automoa.search.study import StudyLocation, read_meta
 
 ENSEMBLE_ATTR = "automoa_ensemble"
+#: Candidates scored exactly per greedy iteration after screening (see ``select``).
+DEFAULT_SHORTLIST = 16
 #: Candidates considered at most: the best trials by CV score.
 MAX_CANDIDATES = 300
 #: Seconds to score one candidate blend per (row x label) cell, measured with 1 thread on a
@@ -38,12 +40,26 @@ HONEST_COST_PER_FOLD = 1.25
 
 
 def affordable_candidates(
-    seconds: float, n_rows: int, n_labels: int, n_folds: int, max_iterations: int
+    seconds: float,
+    n_rows: int,
+    n_labels: int,
+    n_folds: int,
+    max_iterations: int,
+    shortlist: int = DEFAULT_SHORTLIST,
 ) -> int:
-    """How many candidates selection plus its honest estimate can handle within ``seconds``."""
+    """How many candidates selection plus its honest estimate can handle within ``seconds``.
+
+    With ``m`` candidates above the shortlist, one iteration scores about ``m / SCREEN_STRIDE +
+    shortlist`` full candidate blends (screening, then the shortlist exactly).
+    """
     selections = 1.0 + HONEST_COST_PER_FOLD * n_folds
-    per_candidate = max_iterations * n_rows * n_labels * SECONDS_PER_CELL * selections
-    return max(1, min(MAX_CANDIDATES, int(seconds / per_candidate)))
+    per_blend = max_iterations * n_rows * n_labels * SECONDS_PER_CELL * selections
+    blends = seconds / per_blend  # full candidate evaluations per iteration we can afford
+    if shortlist == 0 or blends <= shortlist:
+        count = int(blends)
+    else:
+        count = int(SCREEN_STRIDE * (blends - shortlist)) + shortlist
+    return max(1, min(MAX_CANDIDATES, count))
 
 
 @dataclass
@@ -135,16 +151,13 @@ def build_ensemble(
         n_folds = int(np.max(meta.folds)) + 1
         trials = trials[: affordable_candidates(seconds, *dataset.Y.shape, n_folds, max_iterations)]
     oofs = [_load(artifacts_dir, t.user_attrs["oof_artifact"]) for t in trials]
-    ensemble = select(
-        oofs, dataset.Y, max_iterations=max_iterations, known_negative=dataset.known_negative
-    )
-    honest = honest_score(
-        oofs,
-        dataset.Y,
-        np.asarray(meta.folds),
-        max_iterations=max_iterations,
-        known_negative=dataset.known_negative,
-    )
+    options = {
+        "max_iterations": max_iterations,
+        "known_negative": dataset.known_negative,
+        "shortlist": DEFAULT_SHORTLIST,
+    }
+    ensemble = select(oofs, dataset.Y, **options)
+    honest = honest_score(oofs, dataset.Y, np.asarray(meta.folds), **options)
     members = [trials[i] for i in ensemble.members]
     report = EnsembleReport(
         members=[t.number for t in members],
