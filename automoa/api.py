@@ -10,9 +10,9 @@ import optuna
 
 from automoa.data import Dataset, load
 from automoa.exceptions import ConfigError, StudyError
-from automoa.search.controller import SearchOutcome, TrialEvent, run_search
+from automoa.search.controller import SearchOutcome, TrialEvent, best_value, run_search
 from automoa.search.deadline import parse_duration
-from automoa.search.ensembling import EnsembleReport, build_ensemble
+from automoa.search.ensembling import EnsembleReport, build_ensemble, submission_path
 from automoa.search.study import (
     StudyLocation,
     StudyMeta,
@@ -130,13 +130,13 @@ def search(
         on_start=on_start,
         on_trial=on_trial,
     )
-    if not ensemble or outcome.stopped_by == "interrupted" or _best(outcome.study) is None:
+    if not ensemble or outcome.stopped_by == "interrupted" or best_value(outcome.study) is None:
         return outcome
     report = build_ensemble(
         outcome.study,
         location,
         dataset,
-        submission_path=location.cache_dir.parent / location.study_name / "submission.csv",
+        submission_path=submission_path(location),
         seconds=max(reserve, budget_seconds - outcome.seconds),
     )
     return dataclasses.replace(outcome, ensemble=report)
@@ -172,13 +172,8 @@ def ensemble(
         location,
         dataset,
         max_iterations=max_iterations,
-        submission_path=location.cache_dir.parent / location.study_name / "submission.csv",
+        submission_path=submission_path(location),
     )
-
-
-def _best(study: optuna.Study) -> float | None:
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return min((t.value for t in complete), default=None)
 
 
 def open_study(

@@ -36,6 +36,18 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+def _load_data(data, features, targets, test_features, id_col, group_col):
+    """The dataset named by the file options shared by the commands that read data."""
+    return api.load_data(
+        data,
+        features=features,
+        targets=targets,
+        test_features=test_features,
+        id_col=id_col,
+        group_col=group_col,
+    )
+
+
 def user_errors(command: F) -> F:
     """Turn automoa errors into one ``error:`` line and exit code 2; show data warnings."""
 
@@ -119,14 +131,7 @@ def search_command(
     from automoa.search.deadline import parse_duration
 
     budget_seconds = parse_duration(budget)
-    dataset = api.load_data(
-        data,
-        features=features,
-        targets=targets,
-        test_features=test_features,
-        id_col=id_col,
-        group_col=group_col,
-    )
+    dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     with SearchProgress(out, budget_seconds) as progress:
         outcome = api.search(
             dataset,
@@ -205,14 +210,7 @@ def ensemble_command(
     group_col: GroupColOpt = None,
 ) -> None:
     """Build the greedy ensemble of a study's trials (also done at the end of every search)."""
-    dataset = api.load_data(
-        data,
-        features=features,
-        targets=targets,
-        test_features=test_features,
-        id_col=id_col,
-        group_col=group_col,
-    )
+    dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     report = api.ensemble(
         dataset, study=study, workdir=workdir, storage=storage, max_iterations=iterations
     )
@@ -265,14 +263,7 @@ def data_check_command(
     """Validate a dataset and print its shape, label counts and groups (or the errors)."""
     from automoa.data import describe
 
-    dataset = api.load_data(
-        path,
-        features=features,
-        targets=targets,
-        test_features=test_features,
-        id_col=id_col,
-        group_col=group_col,
-    )
+    dataset = _load_data(path, features, targets, test_features, id_col, group_col)
     summary = describe(dataset)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")

@@ -150,6 +150,9 @@ class MLPFamily(TorchFamily):
             raise ValueError("dropout and input_dropout must be in [0, 1)")
         super().__init__(**constructor_arguments(locals()))
 
+    def first_width(self) -> int:
+        return self.params["hidden_size"]
+
     def body_spec(self, n_in: int) -> dict[str, Any]:
         p = self.params
         widths = [

@@ -140,6 +140,9 @@ class TabNetFamily(TorchFamily):
             raise ValueError("gamma must be >= 1, lambda_sparse >= 0, virtual_batch_size >= 2")
         super().__init__(**constructor_arguments(locals()))
 
+    def first_width(self) -> int:
+        return self.params["n_d"]
+
     def body_spec(self, n_in: int) -> dict[str, Any]:
         keys = (
             "n_d",

@@ -250,6 +250,10 @@ class TorchFamily(ModelFamily):
         return params
 
     @abstractmethod
+    def first_width(self) -> int:
+        """Width of the body's first layer (sizes the work of one batch)."""
+
+    @abstractmethod
     def body_spec(self, n_in: int) -> dict[str, Any]:
         """JSON spec of the body for ``n_in`` inputs (read by ``fitted_class.build_body``)."""
 
@@ -285,8 +289,7 @@ class TorchFamily(ModelFamily):
 
         # Small products run faster on one thread than split across cores (thread start-up
         # and synchronisation dominate them).
-        widest = max(self.body_spec(X.shape[1]).get("widths", [self.params.get("n_d", 1)]))
-        small = self.settings.batch_size * X.shape[1] * widest < SMALL_BATCH_WORK
+        small = self.settings.batch_size * X.shape[1] * self.first_width() < SMALL_BATCH_WORK
         threads = 1 if small else tt.worker_threads()
         with tt.torch_threads(threads), torch.random.fork_rng(devices=cuda_devices):
             X_t = tt.as_tensor(X, dev)

@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -232,11 +232,6 @@ class TrainingOutcome:
     history: list[float]
 
 
-def _targets_tensor(targets: np.ndarray, device) -> torch.Tensor:
-
-    return torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)).to(device)
-
-
 def predict_logits(net, X: torch.Tensor, head: str = "main", cast=None) -> torch.Tensor:
     """Float32 logits of ``head`` for every row, in eval mode and large batches."""
 
@@ -304,10 +299,10 @@ def train_network(
 
     device = X.device
     cast = autocast_dtype(settings.precision, device)
-    Y_t = _targets_tensor(targets, device)
+    Y_t = as_tensor(targets, device)
     aux_t = None
     if aux_targets is not None and aux_weight > 0 and net.aux is not None:
-        aux_t = _targets_tensor(aux_targets, device)
+        aux_t = as_tensor(aux_targets, device)
     n = len(X)
     # A last batch of one row would break BatchNorm in training mode: it is dropped.
     steps_per_epoch = max(1, n // settings.batch_size + (n % settings.batch_size >= 2))
@@ -329,7 +324,7 @@ def train_network(
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
 
     generator = torch.Generator().manual_seed(seed)
-    valid_X, valid_Y = (valid[0], _targets_tensor(valid[1], device)) if valid else (None, None)
+    valid_X, valid_Y = (valid[0], as_tensor(valid[1], device)) if valid else (None, None)
     best_loss, best_epoch, best_state = math.inf, 0, None
     history: list[float] = []
     epoch = 0
@@ -408,8 +403,3 @@ def as_tensor(X: np.ndarray, device) -> torch.Tensor:
     """Features as a float32 tensor on ``device`` (no copy on the CPU when already float32)."""
 
     return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
-
-
-def jsonable(value: Any) -> Any:
-    """Numpy scalars to Python scalars, for JSON meta."""
-    return value.item() if isinstance(value, np.generic) else value

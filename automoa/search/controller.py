@@ -250,7 +250,7 @@ def run_search(
     trials_run = 0
     budget_prunes = 0
     stopped_by = "budget"
-    best = _best_value(study)
+    best = best_value(study)
     while True:
         if max_trials is not None and trials_run >= max_trials:
             stopped_by = "trials"
@@ -306,6 +306,7 @@ def run_search(
     )
 
 
-def _best_value(study: optuna.Study) -> float | None:
+def best_value(study: optuna.Study) -> float | None:
+    """The lowest CV log loss of the study's complete trials (``None`` before the first)."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return min((t.value for t in complete), default=None)

@@ -185,6 +185,11 @@ def build_ensemble(
     return report
 
 
+def submission_path(location: StudyLocation) -> Path:
+    """Where a study's test predictions go: ``WORKDIR/<study>/submission.csv``."""
+    return Path(location.cache_dir).parent / location.study_name / "submission.csv"
+
+
 def write_submission(path: str | Path, dataset: Dataset, proba: np.ndarray) -> None:
     """Write ids + target columns (training order) as CSV, atomically (write, then rename)."""
     path = Path(path)
