@@ -22,6 +22,9 @@ demo: install
 	rm -rf .automoa-demo
 	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo --study demo
 	$(BIN)/automoa status --workdir .automoa-demo --study demo --limit 5
+	$(BIN)/automoa export --workdir .automoa-demo --study demo --out .automoa-demo/model
+	$(BIN)/automoa predict --model .automoa-demo/model \
+		--data automoa/data/bundled/yeast/features_test.csv --out .automoa-demo/predictions.csv
 
 test: install
 	$(BIN)/python -m pytest -q

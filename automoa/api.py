@@ -7,12 +7,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import pandas as pd
 
+from automoa.bundle import ExportReport, export_bundle
+from automoa.bundle import load as load_bundle
+from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
 from automoa.data import Dataset, load
 from automoa.exceptions import ConfigError, StudyError
 from automoa.search.controller import SearchOutcome, TrialEvent, best_value, run_search
 from automoa.search.deadline import parse_duration
-from automoa.search.ensembling import EnsembleReport, build_ensemble, submission_path
+from automoa.search.ensembling import (
+    EnsembleReport,
+    build_ensemble,
+    stored_ensemble,
+    submission_path,
+)
 from automoa.search.study import (
     StudyLocation,
     StudyMeta,
@@ -38,6 +47,9 @@ def resolve_device(device: str) -> str:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
 
+
+#: Study attribute recording how the study's data was loaded (:attr:`Dataset.load_spec`).
+DATA_ATTR = "automoa_data"
 
 #: The ensemble step keeps 5% of the budget, at most 60 s (selection over 300 MoA-sized trials).
 ENSEMBLE_RESERVE_FRACTION = 0.05
@@ -83,6 +95,7 @@ def search(
     on_start: Callable[[StudyMeta, int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     ensemble: bool = True,
+    keep_models: bool = False,
 ) -> SearchOutcome:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
@@ -105,6 +118,8 @@ def search(
         on_start: progress hook, called once.
         on_trial: progress hook, called after each trial.
         ensemble: build the ensemble at the end.
+        keep_models: keep every complete trial's fitted fold models, so that export ships
+            them instead of re-training (disk: the models of every trial).
 
     Returns:
         The outcome, with the study.
@@ -129,7 +144,11 @@ def search(
         max_trials=max_trials,
         on_start=on_start,
         on_trial=on_trial,
+        keep_models=keep_models,
     )
+    if dataset.load_spec is not None:
+        # Where the data is, so that export can find it without --data.
+        outcome.study.set_user_attr(DATA_ATTR, dataset.load_spec)
     if not ensemble or outcome.stopped_by == "interrupted" or best_value(outcome.study) is None:
         return outcome
     report = build_ensemble(
@@ -149,8 +168,10 @@ def ensemble(
     workdir: str | Path | None = None,
     storage: str | None = None,
     max_iterations: int = 50,
+    stacking: bool = True,
+    clipping: bool = True,
 ) -> EnsembleReport:
-    """Build (again) the greedy ensemble of a study and store it with the study.
+    """Build (again) the ensemble of a study and store it with the study.
 
     Args:
         data: the data the study was created on (checked by fingerprint).
@@ -158,6 +179,8 @@ def ensemble(
         workdir: run directory (default ``./automoa-work``).
         storage: Optuna storage URL; default a SQLite file in ``workdir``.
         max_iterations: greedy selection steps.
+        stacking: try a level-2 stacker (kept only if its honest estimate is better).
+        clipping: try clipping bounds (kept only if they improve the honest estimate).
 
     Returns:
         The ensemble report; test predictions go to ``WORKDIR/<study>/submission.csv``.
@@ -173,6 +196,8 @@ def ensemble(
         dataset,
         max_iterations=max_iterations,
         submission_path=submission_path(location),
+        stacking=stacking,
+        clipping=clipping,
     )
 
 
@@ -196,3 +221,85 @@ def open_study(
         study = names[0]
     location: StudyLocation = resolve_location(study, workdir, storage)
     return load_existing(location)
+
+
+def study_data(opened: optuna.Study, data: str | Path | Dataset | None = None) -> Dataset:
+    """The study's data: ``data`` if given, else read again from where the search loaded it.
+
+    Raises:
+        ConfigError: no ``data`` and the study does not record where its data is.
+        DataError: the recorded files cannot be read any more.
+    """
+    if data is not None:
+        return load_data(data)
+    spec = opened.user_attrs.get(DATA_ATTR)
+    if spec is None:
+        raise ConfigError(
+            f"--data: study {opened.study_name!r} does not record where its data is; give "
+            "the data it was created on"
+        )
+    return load(**spec)
+
+
+def export(
+    out: str | Path,
+    *,
+    study: str | None = None,
+    workdir: str | Path | None = None,
+    storage: str | None = None,
+    data: str | Path | Dataset | None = None,
+    device: str = "auto",
+    tolerance: float = DEFAULT_TOLERANCE,
+    progress: ExportProgress | None = None,
+) -> ExportReport:
+    """Export a study's ensemble as a self-contained bundle directory.
+
+    The ensemble is built first if the study has none stored. Members whose fold models the
+    search did not keep are re-trained on the study's folds with their recorded seeds.
+
+    Args:
+        out: the new bundle directory (must not exist, or be empty).
+        study: the study; default the storage's only study.
+        workdir: run directory (default ``./automoa-work``).
+        storage: Optuna storage URL; default a SQLite file in ``workdir``.
+        data: the study's data; default re-read from where the search loaded it.
+        device: ``auto``, ``cpu`` or ``cuda``, for re-training.
+        tolerance: largest difference allowed between the shipped models' predictions and the
+            recorded out-of-fold predictions.
+        progress: called as (folds done, folds in all, what) while re-training.
+
+    Returns:
+        What was written.
+    """
+    if not tolerance >= 0:
+        raise ConfigError(f"--tolerance: expected a number >= 0, got {tolerance}")
+    opened = open_study(study, workdir=workdir, storage=storage)
+    location = resolve_location(opened.study_name, workdir, storage)
+    dataset = study_data(opened, data)
+    if stored_ensemble(opened) is None:
+        build_ensemble(opened, location, dataset, submission_path=submission_path(location))
+    return export_bundle(
+        opened,
+        location,
+        dataset,
+        out,
+        device=resolve_device(device),
+        tolerance=tolerance,
+        progress=progress,
+    )
+
+
+def predict(
+    model: str | Path, data: str | Path, out: str | Path, *, overwrite: bool = False
+) -> pd.DataFrame:
+    """Apply an exported bundle to a features file and write ids + targets as CSV.
+
+    Raises:
+        ConfigError: ``out`` exists and ``overwrite`` is not set.
+        BundleError: the bundle is missing, modified or truncated.
+        DataError: the features file is unreadable or its columns differ from training.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"--out {out}: already exists; choose another file or pass --overwrite")
+    return load_bundle(model).predict_file(data, out)

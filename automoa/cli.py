@@ -125,6 +125,13 @@ def search_command(
     test_features: TestOpt = None,
     id_col: IdColOpt = None,
     group_col: GroupColOpt = None,
+    keep_models: Annotated[
+        bool,
+        typer.Option(
+            "--keep-models",
+            help="Keep every trial's fitted fold models so export need not re-train (disk).",
+        ),
+    ] = False,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
     from automoa.report.console import SearchProgress, leaderboard_table
@@ -146,6 +153,7 @@ def search_command(
             max_trials=max_trials,
             on_start=progress.on_start,
             on_trial=progress.on_trial,
+            keep_models=keep_models,
         )
     board = leaderboard(outcome.study)
     out.print(leaderboard_table(board, limit=10, title=f"study {outcome.study.study_name}: top 10"))
@@ -183,10 +191,16 @@ def _print_ensemble(report) -> None:
         for n, family, weight in zip(report.members, report.families, report.weights, strict=True)
     )
     out.print(f"ensemble of {report.n_candidates} candidates: {members}")
+    for stage in report.stages:
+        score = stage["honest_score"]
+        verdict = "kept" if stage["kept"] else "not kept"
+        detail = f" ({stage['note']})" if stage["note"] else ""
+        shown = "skipped" if score is None else f"honest {score:.5f}, {verdict}"
+        out.print(f"  {stage['stage']}: {shown}{detail}")
     out.print(
-        f"ensemble CV log loss {report.score:.5f} (selected on all rows), "
-        f"{report.honest_score:.5f} honest (selected on K-1 folds, scored on the held-out fold); "
-        f"best single trial {report.best_single:.5f}"
+        f"ensemble ({report.method}) CV log loss {report.score:.5f} (fitted on all rows), "
+        f"{report.honest_score:.5f} honest (each stage fitted on K-1 folds, scored on the "
+        f"held-out fold); best single trial {report.best_single:.5f}"
     )
     if report.submission:
         out.print(f"test predictions written to {report.submission}")
@@ -203,18 +217,97 @@ def ensemble_command(
     study: StudyOpt = None,
     workdir: WorkdirOpt = None,
     iterations: Annotated[int, typer.Option("--iterations", help="Greedy selection steps.")] = 50,
+    stacking: Annotated[
+        bool, typer.Option("--stacking/--no-stacking", help="Try a level-2 stacker.")
+    ] = True,
+    clipping: Annotated[
+        bool, typer.Option("--clipping/--no-clipping", help="Try clipping bounds.")
+    ] = True,
     features: FeaturesOpt = None,
     targets: TargetsOpt = None,
     test_features: TestOpt = None,
     id_col: IdColOpt = None,
     group_col: GroupColOpt = None,
 ) -> None:
-    """Build the greedy ensemble of a study's trials (also done at the end of every search)."""
+    """Build the ensemble of a study's trials (also done at the end of every search).
+
+    Greedy selection, then stacking and clipping, each kept only if it improves the honest
+    (nested cross-validated) estimate.
+    """
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     report = api.ensemble(
-        dataset, study=study, workdir=workdir, storage=storage, max_iterations=iterations
+        dataset,
+        study=study,
+        workdir=workdir,
+        storage=storage,
+        max_iterations=iterations,
+        stacking=stacking,
+        clipping=clipping,
     )
     _print_ensemble(report)
+
+
+@app.command("export")
+@user_errors
+def export_command(
+    out_dir: Annotated[Path, typer.Option("--out", help="New bundle directory.")],
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    workdir: WorkdirOpt = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="The study's data [default: where the search read it]."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", help="Largest OOF difference accepted when re-training."),
+    ] = 1e-5,
+) -> None:
+    """Export the study's ensemble as a self-contained, verified bundle directory."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("exporting", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        report = api.export(
+            out_dir,
+            study=study,
+            workdir=workdir,
+            storage=storage,
+            data=data,
+            device=device,
+            tolerance=tolerance,
+            progress=progress,
+        )
+    for m in report.members:
+        out.print(
+            f"trial {m.trial} ({m.family}) x{m.weight:.2f}: {m.source}, out-of-fold parity "
+            f"max |diff| {m.max_abs_diff:.2e} ({m.seconds:.1f}s)"
+        )
+    ens = report.ensemble
+    out.print(
+        f"bundle written to {report.path} in {report.seconds:.1f}s: {ens.method} ensemble, "
+        f"CV log loss {ens.score:.5f}, honest {ens.honest_score:.5f}"
+    )
+
+
+@app.command("predict")
+@user_errors
+def predict_command(
+    model: Annotated[Path, typer.Option("--model", help="Bundle directory from export.")],
+    data: Annotated[Path, typer.Option("--data", help="Features file (CSV, .csv.gz, parquet).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Predictions CSV to write.")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+    ] = False,
+) -> None:
+    """Predict every target for the rows of a features file with an exported bundle."""
+    frame = api.predict(model, data, out_file, overwrite=overwrite)
+    out.print(f"{len(frame)} rows x {frame.shape[1] - 1} targets written to {out_file}")
 
 
 @app.command("status")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from automoa.exceptions import ConfigError, DataError
+from automoa.folds import check_fold_labels
 from automoa.metrics import EPS, columnwise_log_loss
 
 #: Candidates indexed 0..m-1; each item an array-like (ndarray, memmap) or a zero-argument
@@ -134,7 +135,7 @@ class Ensemble:
             raise ConfigError(f"ensemble: malformed value ({exc})") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HonestResult:
     """Out-of-fold estimate of ensemble selection.
 
@@ -143,12 +144,15 @@ class HonestResult:
         folds: the fold labels, ascending.
         fold_scores: the metric of each fold's blend on that fold's rows.
         ensembles: the ensemble selected without each fold's rows.
+        oof: float32 (n, L) assembled blend: each fold's rows blended by the ensemble selected
+            without them (the input of later honest stages such as stacking or clipping).
     """
 
     score: float
     folds: tuple[int, ...]
     fold_scores: tuple[float, ...]
     ensembles: tuple[Ensemble, ...]
+    oof: np.ndarray
 
 
 def select(
@@ -242,15 +246,7 @@ def honest_evaluation(
     Yb, kn = _check_inputs(oofs, Y, kwargs.pop("known_negative", None))
     seed = kwargs.pop("seed", 0)
     options = _check_options(len(oofs), **kwargs)
-    fold_of = np.asarray(fold_of)
-    if fold_of.shape != (Yb.shape[0],) or not np.issubdtype(fold_of.dtype, np.integer):
-        raise DataError(
-            f"fold_of: expected {Yb.shape[0]} integer fold labels, got {fold_of.dtype} array "
-            f"of shape {fold_of.shape}"
-        )
-    folds = tuple(int(f) for f in np.unique(fold_of))
-    if len(folds) < 2:
-        raise ConfigError(f"fold_of: expected at least 2 folds, got {len(folds)}")
+    fold_of, folds = check_fold_labels(fold_of, Yb.shape[0])
     assembled = np.empty(Yb.shape, dtype=np.float32)
     ensembles, fold_scores = [], []
     for fold in folds:
@@ -265,6 +261,7 @@ def honest_evaluation(
         folds=folds,
         fold_scores=tuple(fold_scores),
         ensembles=tuple(ensembles),
+        oof=assembled,
     )
 
 

@@ -28,6 +28,10 @@ class ConfigError(AutomoaError):
     """A command-line option or API argument is invalid (e.g. a malformed duration)."""
 
 
+class BundleError(AutomoaError):
+    """An exported model bundle is missing, modified, truncated or of an unknown format."""
+
+
 class BudgetExhausted(AutomoaError):
     """The wall-clock budget ran out before the work could finish."""
 

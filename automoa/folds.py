@@ -6,10 +6,12 @@ all out-of-fold matrices are aligned row for row.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
-from automoa.exceptions import ConfigError
+from automoa.exceptions import ConfigError, DataError
 
 #: Groups (drugs) with at most this many rows are kept whole in one fold (the MoA recipe).
 DEFAULT_MAX_GROUP_SIZE = 18
@@ -102,3 +104,29 @@ def fold_indices(fold_of: np.ndarray, fold: int) -> tuple[np.ndarray, np.ndarray
     """
     valid = fold_of == fold
     return np.flatnonzero(~valid), np.flatnonzero(valid)
+
+
+def check_fold_labels(fold_of: Any, n: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate fold labels.
+
+    Args:
+        fold_of: (n,) integer fold of each row.
+        n: the number of rows.
+
+    Returns:
+        (fold_of as an array, the distinct folds ascending).
+
+    Raises:
+        DataError: if ``fold_of`` is not (n,) integers.
+        ConfigError: if there are fewer than 2 folds.
+    """
+    fold_of = np.asarray(fold_of)
+    if fold_of.shape != (n,) or not np.issubdtype(fold_of.dtype, np.integer):
+        raise DataError(
+            f"fold_of: expected {n} integer fold labels, got {fold_of.dtype} array of shape "
+            f"{fold_of.shape}"
+        )
+    folds = tuple(int(f) for f in np.unique(fold_of))
+    if len(folds) < 2:
+        raise ConfigError(f"fold_of: expected at least 2 folds, got {len(folds)}")
+    return fold_of, folds

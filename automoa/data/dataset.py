@@ -29,6 +29,15 @@ class Dataset:
         id_name: the id column's name in the input files (``sig_id`` for MoA), used when
             writing predictions.
         source: where the data was read from.
+        input_columns: the feature columns of the input file as read (id and group columns
+            removed), before encoding; empty when they are ``feature_names``. New data given
+            to an exported model must have exactly these columns.
+        moa_encoded: whether the MoA columns ``cp_type``/``cp_time``/``cp_dose`` were encoded
+            (see :mod:`automoa.data.moa`); new data is encoded the same way.
+        group_name: the features column that held the row groups (dropped from new data).
+        load_spec: the arguments of :func:`automoa.data.load` that read this data (absolute
+            paths), so that a study can find its data again (e.g. for export); ``None`` for
+            data built in memory.
         fingerprint: sha256 of the training data; a study refuses data with another one.
     """
 
@@ -47,7 +56,16 @@ class Dataset:
     name: str = "data"
     id_name: str = "id"
     source: str = ""
+    input_columns: tuple[str, ...] = ()
+    moa_encoded: bool = False
+    group_name: str | None = None
+    load_spec: dict[str, str | None] | None = None
     fingerprint: str = field(default="")
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """The feature columns new data must have (``input_columns`` or ``feature_names``)."""
+        return self.input_columns or self.feature_names
 
     @property
     def n_rows(self) -> int:

@@ -15,7 +15,7 @@ are encoded in the MoA layout and in any features file that has a ``cp_type`` co
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -335,6 +335,9 @@ def _assemble(
         name=name,
         id_name=id_name,
         source=source,
+        input_columns=tuple(raw_columns),
+        moa_encoded=encode_moa,
+        group_name=group_col,
         fingerprint=fingerprint(
             X, Y, ids, feature_names, target_names, groups=groups, known_negative=known_negative
         ),
@@ -398,7 +401,8 @@ def load(
     if isinstance(path, str) and path.startswith(BUNDLED_PREFIX):
         bundled = path[len(BUNDLED_PREFIX) :]
         src = _sources_from_directory(bundled_path(bundled))
-        return _assemble(src, **options, name=name or bundled, source=path)
+        dataset = _assemble(src, **options, name=name or bundled, source=path)
+        return replace(dataset, load_spec={"path": path, **options, "name": name})
     if path is not None and features is None and targets is not None:
         features, path = path, None  # load("train.csv", targets="y.csv")
     if path is not None:
@@ -414,8 +418,11 @@ def load(
                 f"{directory}: is a file; expected a data directory (or pass targets= too)"
             )
         src = _sources_from_directory(directory)
-        return _assemble(
+        dataset = _assemble(
             src, **options, name=name or directory.absolute().name, source=str(directory.absolute())
+        )
+        return replace(
+            dataset, load_spec={"path": str(directory.absolute()), **options, "name": name}
         )
     if features is None or targets is None:
         raise v.data_error(
@@ -428,4 +435,10 @@ def load(
         targets=Path(targets),
         test=Path(test_features) if test_features is not None else None,
     )
-    return _assemble(src, **options, name=name or _stem(fpath), source=str(fpath.absolute()))
+    dataset = _assemble(src, **options, name=name or _stem(fpath), source=str(fpath.absolute()))
+    files = {
+        "features": str(fpath.absolute()),
+        "targets": str(Path(targets).absolute()),
+        "test_features": None if test_features is None else str(Path(test_features).absolute()),
+    }
+    return replace(dataset, load_spec={**files, **options, "name": name})

@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+if TYPE_CHECKING:
+    from automoa.search.objective import FoldModel
 
 
 class AtomicFileSystemArtifactStore(FileSystemArtifactStore):
@@ -55,6 +59,26 @@ def save_array(
             file_path=str(path),
             study_or_trial=trial,
             mimetype="application/x-npy",
+        )
+
+
+def save_fold_models_artifact(
+    store: AtomicFileSystemArtifactStore,
+    trial: optuna.Trial,
+    fold_models: Sequence[FoldModel],
+    info: Mapping[str, Any],
+) -> str:
+    """Save a trial's fitted fold models (see :mod:`automoa.bundle.archive`); returns the id."""
+    from automoa.bundle.archive import save_fold_models  # the bundle package imports search
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fold_models.npz"
+        save_fold_models(path, fold_models, info)
+        return upload_artifact(
+            artifact_store=store,
+            file_path=str(path),
+            study_or_trial=trial,
+            mimetype="application/x-npz",
         )
 
 

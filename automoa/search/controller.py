@@ -18,7 +18,11 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import DataWarning, SearchSpaceError
 from automoa.folds import check_n_splits
 from automoa.preprocessing.cache import CacheStats, StepCache
-from automoa.search.artifacts import AtomicFileSystemArtifactStore, save_array
+from automoa.search.artifacts import (
+    AtomicFileSystemArtifactStore,
+    save_array,
+    save_fold_models_artifact,
+)
 from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.search.pruning import MarginPercentilePruner
@@ -118,8 +122,10 @@ class _Objective:
         seed: int,
         device: str,
         cache: StepCache | None = None,
+        keep_models: bool = False,
     ) -> None:
         self.cache = cache
+        self.keep_models = keep_models
         self.dataset = dataset
         self.meta = meta
         self.space = space
@@ -134,6 +140,7 @@ class _Objective:
         trial.set_user_attr("family", config.family)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("seed", self.seed)
+        trial.set_user_attr("device", self.device)
 
         def report(fold: int, mean_loss: float) -> bool:
             trial.report(mean_loss, fold)
@@ -149,8 +156,15 @@ class _Objective:
             device=self.device,
             expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
             cache=self.cache,
+            keep_models=self.keep_models,
         )
         trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
+        if self.keep_models:
+            info = {"trial": trial.number, "config": config.to_dict(), "seed": self.seed}
+            trial.set_user_attr(
+                "models_artifact",
+                save_fold_models_artifact(self.store, trial, result.fold_models, info),
+            )
         if result.test_pred is not None:
             test_id = save_array(self.store, trial, result.test_pred, "test")
             trial.set_user_attr("test_artifact", test_id)
@@ -192,6 +206,7 @@ def run_search(
     max_trials: int | None = None,
     on_start: Callable[[StudyMeta, int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    keep_models: bool = False,
 ) -> SearchOutcome:
     """Search pipelines for ``dataset`` until the budget or the trial count is spent.
 
@@ -213,6 +228,8 @@ def run_search(
         max_trials: stop after this many new trials.
         on_start: called once with the study facts and its number of existing trials.
         on_trial: called after every trial.
+        keep_models: save every complete trial's fitted fold models as an artifact (export
+            then ships them instead of re-training; costs disk space).
 
     Returns:
         The outcome.
@@ -246,6 +263,7 @@ def run_search(
         seed,
         device,
         cache,
+        keep_models,
     )
     trials_run = 0
     budget_prunes = 0

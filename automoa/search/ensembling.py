@@ -3,9 +3,20 @@
 Candidates are the complete trials; their OOF matrices are memory-mapped from the artifact
 store (never all loaded at once). :func:`automoa.ensemble.select` picks members and weights on
 all rows (the hill-climbing score) and :func:`automoa.ensemble.honest_score` repeats the
-selection on K-1 folds and scores the held-out fold, which is the estimate to trust. The result
-is stored with the study (user attribute ``automoa_ensemble``), and when the data has test
-features the blended test predictions are written in the ``sample_submission.csv`` format.
+selection on K-1 folds and scores the held-out fold, which is the estimate to trust.
+
+Two optional later stages, each kept only when it improves that honest estimate:
+
+- **stacking** (:mod:`automoa.stacking`): per-label logistic regression on the selected
+  members' OOFs, replacing the weighted average; its estimate is nested (for each fold, the
+  members selected without it and a stacker fitted without it);
+- **clipping** (:mod:`automoa.postprocess`): bounds on the probabilities, each fold's chosen on
+  the other folds' held-out predictions.
+
+The result is stored with the study (user attribute ``automoa_ensemble``; the stacker as a
+study artifact), and when the data has test features the combined test predictions are written
+in the ``sample_submission.csv`` format. Known-negative rows are always predicted 0: the data
+declares them all-negative, so no estimate is needed to keep that.
 """
 
 from __future__ import annotations
@@ -13,18 +24,24 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.artifacts import upload_artifact
 
+from automoa.combiner import Combiner
 from automoa.data.dataset import Dataset
-from automoa.ensemble import SCREEN_STRIDE, honest_score, select
+from automoa.ensemble import SCREEN_STRIDE, honest_evaluation, select
 from automoa.exceptions import StudyError
-from automoa.search.study import StudyLocation, read_meta
+from automoa.metrics import mean_columnwise_log_loss
+from automoa.postprocess import Clip, honest_clip
+from automoa.search.artifacts import AtomicFileSystemArtifactStore
+from automoa.search.study import StudyLocation, read_meta_for
+from automoa.stacking import Stacker, fit_stacker, honest_stacking
 
 ENSEMBLE_ATTR = "automoa_ensemble"
 #: Candidates scored exactly per greedy iteration after screening (see ``select``).
@@ -37,6 +54,9 @@ SECONDS_PER_CELL = 1.2e-9
 #: The honest estimate costs about this many selections per fold (rows of other folds are
 #: skipped, not copied).
 HONEST_COST_PER_FOLD = 1.25
+#: Seconds of one stacker fit per (row x label x member) cell on this 2-core machine; stacking
+#: is tried only when its nested estimate (one fit per fold, plus the final fit) fits the time.
+STACKING_SECONDS_PER_CELL = 6e-8
 
 
 def affordable_candidates(
@@ -70,12 +90,18 @@ class EnsembleReport:
         members: trial numbers with a nonzero weight.
         weights: their weights (sum to 1).
         families: their model families.
-        score: CV log loss of the blend, selected and scored on the same rows (optimistic).
-        honest_score: CV log loss when selection sees K-1 folds and is scored on the last one.
+        score: CV log loss of the final ensemble, fitted and scored on the same rows
+            (optimistic).
+        honest_score: CV log loss of the final ensemble when every stage is fitted without
+            the fold it scores (the estimate to trust).
         best_single: the best trial's CV log loss.
         n_candidates: complete trials considered.
         seconds: time spent.
         submission: path of the written submission file, if any.
+        method: ``"greedy"`` (weighted average) or ``"stacking"``.
+        clip: the kept clipping bounds (:meth:`Clip.to_dict`), or ``None``.
+        stages: each stage tried, in order: ``{"stage", "honest_score", "kept", "note"}``.
+        stacker_artifact: the study artifact holding the stacker, when kept.
     """
 
     members: list[int]
@@ -87,6 +113,10 @@ class EnsembleReport:
     n_candidates: int
     seconds: float
     submission: str | None = None
+    method: str = "greedy"
+    clip: dict[str, float] | None = None
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    stacker_artifact: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored with the study)."""
@@ -117,18 +147,24 @@ def build_ensemble(
     max_iterations: int = 50,
     submission_path: str | Path | None = None,
     seconds: float | None = None,
+    stacking: bool = True,
+    clipping: bool = True,
 ) -> EnsembleReport:
-    """Select the ensemble of a study's complete trials and store it with the study.
+    """Build the ensemble of a study's complete trials and store it with the study.
 
     Args:
         study: the study.
         location: where its artifacts are.
         dataset: the data the study was created on (for the labels and the test ids).
         max_iterations: greedy selection steps.
-        submission_path: where to write the blended test predictions (ids + targets, controls
-            0); ``None`` writes nothing. Written only when every member has test predictions.
+        submission_path: where to write the combined test predictions (ids + targets,
+            controls 0); ``None`` writes nothing. Written only when every member has test
+            predictions.
         seconds: time allowed; the candidates are then the best trials that selection and the
-            honest estimate can handle in that time (:func:`affordable_candidates`).
+            honest estimate can handle in that time (:func:`affordable_candidates`), and
+            stacking is skipped when its estimate would not fit in what is left.
+        stacking: try a level-2 stacker (kept only if its honest estimate is better).
+        clipping: try clipping bounds (kept only if the honest estimate improves).
 
     Returns:
         The report.
@@ -137,52 +173,123 @@ def build_ensemble(
         StudyError: if the study has no complete trial or was made on other data.
     """
     started = time.perf_counter()
-    meta = read_meta(study)
-    if meta.fingerprint != dataset.fingerprint:
-        raise StudyError(
-            f"study {study.study_name!r} was created on other data (fingerprint "
-            f"{meta.fingerprint[:12]}, this data {dataset.fingerprint[:12]})"
-        )
+    meta = read_meta_for(study, dataset)
     artifacts_dir = Path(location.artifacts_dir)
     trials = _candidates(study, artifacts_dir)
     if not trials:
         raise StudyError(f"study {study.study_name!r} has no complete trial to ensemble yet")
+    fold_of = np.asarray(meta.folds)
+    n_folds = int(np.max(fold_of)) + 1
     if seconds is not None:
-        n_folds = int(np.max(meta.folds)) + 1
         trials = trials[: affordable_candidates(seconds, *dataset.Y.shape, n_folds, max_iterations)]
     oofs = [_load(artifacts_dir, t.user_attrs["oof_artifact"]) for t in trials]
+    kn = dataset.known_negative
     options = {
         "max_iterations": max_iterations,
-        "known_negative": dataset.known_negative,
+        "known_negative": kn,
         "shortlist": DEFAULT_SHORTLIST,
     }
     ensemble = select(oofs, dataset.Y, **options)
-    honest = honest_score(oofs, dataset.Y, np.asarray(meta.folds), **options)
+    honest = honest_evaluation(oofs, dataset.Y, fold_of, **options)
+    member_oofs = [oofs[i] for i in ensemble.members]
+    stages: list[dict[str, Any]] = [
+        {"stage": "greedy", "honest_score": honest.score, "kept": True, "note": ""}
+    ]
+    current_score, current_oof = honest.score, honest.oof
+    stacker = None
+    if stacking:
+        left = None if seconds is None else seconds - (time.perf_counter() - started)
+        cost = (n_folds + 1) * dataset.Y.size * len(ensemble.members) * STACKING_SECONDS_PER_CELL
+        if len(ensemble.members) < 2:
+            stages.append(_stage("stacking", None, False, "one member: nothing to stack"))
+        elif left is not None and cost > left:
+            stages.append(_stage("stacking", None, False, f"needs ~{cost:.0f}s, {left:.0f}s left"))
+        else:
+            nested = honest_stacking(
+                oofs, dataset.Y, fold_of, honest.ensembles, honest.folds, known_negative=kn
+            )
+            kept = nested.score < current_score
+            stages.append(_stage("stacking", nested.score, kept, ""))
+            if kept:
+                current_score, current_oof = nested.score, nested.oof
+                stacker = fit_stacker(member_oofs, dataset.Y, ensemble.weights, known_negative=kn)
+    clip = None
+    if clipping:
+        nested_clip = honest_clip(current_oof, dataset.Y, fold_of, known_negative=kn)
+        kept = nested_clip.score < current_score and not nested_clip.clip.is_identity
+        note = f"bounds [{nested_clip.clip.low:g}, 1 - {nested_clip.clip.high:g}]"
+        stages.append(_stage("clipping", nested_clip.score, kept, note))
+        if kept:
+            current_score, clip = nested_clip.score, nested_clip.clip
+    combiner = Combiner(tuple(ensemble.weights), stacker, clip)
     members = [trials[i] for i in ensemble.members]
     report = EnsembleReport(
         members=[t.number for t in members],
         weights=[float(w) for w in ensemble.weights],
         families=[t.user_attrs.get("family", "?") for t in members],
-        score=float(ensemble.score),
-        honest_score=float(honest),
+        score=mean_columnwise_log_loss(dataset.Y, combiner.combine(member_oofs, kn)),
+        honest_score=float(current_score),
         best_single=float(trials[0].value),
         n_candidates=len(trials),
         seconds=0.0,
+        method="stacking" if stacker is not None else "greedy",
+        clip=None if clip is None else clip.to_dict(),
+        stages=stages,
     )
+    if stacker is not None:
+        report.stacker_artifact = _save_stacker(study, location, stacker)
     if submission_path is not None and dataset.X_test is not None:
         tests = [t.user_attrs.get("test_artifact") for t in members]
         if all(tests):
-            blend = sum(
-                w * _load(artifacts_dir, a).astype(np.float64)
-                for w, a in zip(report.weights, tests, strict=True)
-            )
-            if dataset.test_known_negative is not None:
-                blend[dataset.test_known_negative] = 0.0
-            write_submission(submission_path, dataset, blend.astype(np.float32))
+            preds = [_load(artifacts_dir, a) for a in tests]
+            blend = combiner.combine(preds, dataset.test_known_negative)
+            write_submission(submission_path, dataset, blend)
             report.submission = str(submission_path)
     report.seconds = time.perf_counter() - started
     study.set_user_attr(ENSEMBLE_ATTR, report.to_dict())
     return report
+
+
+def _stage(stage: str, score: float | None, kept: bool, note: str) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "honest_score": None if score is None else float(score),
+        "kept": kept,
+        "note": note,
+    }
+
+
+def _save_stacker(study: optuna.Study, location: StudyLocation, stacker: Stacker) -> str:
+    store = AtomicFileSystemArtifactStore(location.artifacts_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stacker.npz"
+        np.savez(path, allow_pickle=False, **stacker.to_arrays())
+        return upload_artifact(
+            artifact_store=store,
+            file_path=str(path),
+            study_or_trial=study,
+            mimetype="application/x-npz",
+        )
+
+
+def stored_combiner(study: optuna.Study, location: StudyLocation) -> Combiner:
+    """The combiner of the ensemble stored with a study.
+
+    Raises:
+        StudyError: no stored ensemble, or its stacker artifact is missing.
+    """
+    report = stored_ensemble(study)
+    if report is None:
+        raise StudyError(f"study {study.study_name!r} has no ensemble yet")
+    stacker = None
+    if report.stacker_artifact:
+        path = Path(location.artifacts_dir) / report.stacker_artifact
+        if not path.is_file():
+            raise StudyError(f"study {study.study_name!r}: stacker artifact {path} is missing")
+        with np.load(path, allow_pickle=False) as arrays:
+            stacker = Stacker.from_arrays({k: arrays[k] for k in arrays.files})
+    clip = None if report.clip is None else Clip.from_dict(report.clip)
+    return Combiner(tuple(report.weights), stacker, clip)
 
 
 def submission_path(location: StudyLocation) -> Path:
@@ -191,10 +298,21 @@ def submission_path(location: StudyLocation) -> Path:
 
 
 def write_submission(path: str | Path, dataset: Dataset, proba: np.ndarray) -> None:
-    """Write ids + target columns (training order) as CSV, atomically (write, then rename)."""
+    """Write test ids + target columns (training order) as CSV, atomically."""
+    write_predictions(path, dataset.id_name, dataset.test_ids, dataset.target_names, proba)
+
+
+def write_predictions(
+    path: str | Path,
+    id_name: str,
+    ids: np.ndarray,
+    target_names: tuple[str, ...],
+    proba: np.ndarray,
+) -> None:
+    """Write ids + target columns as CSV, atomically (write to a temporary file, then rename)."""
     path = Path(path)
-    frame = pd.DataFrame(proba, columns=list(dataset.target_names))
-    frame.insert(0, dataset.id_name, dataset.test_ids)
+    frame = pd.DataFrame(proba, columns=list(target_names))
+    frame.insert(0, id_name, ids)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -130,6 +130,21 @@ def read_meta(study: optuna.Study) -> StudyMeta:
     return StudyMeta.from_attr(data)
 
 
+def read_meta_for(study: optuna.Study, dataset: Dataset) -> StudyMeta:
+    """The study's creation facts, checking that ``dataset`` is the data it was created on.
+
+    Raises:
+        StudyError: not an automoa study, or created on other data.
+    """
+    meta = read_meta(study)
+    if meta.fingerprint != dataset.fingerprint:
+        raise StudyError(
+            f"study {study.study_name!r} was created on other data (fingerprint "
+            f"{meta.fingerprint[:12]}, this data {dataset.fingerprint[:12]})"
+        )
+    return meta
+
+
 def study_names(url: str) -> list[str]:
     """Names of the studies in the storage at ``url``, sorted.
 

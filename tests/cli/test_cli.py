@@ -201,10 +201,50 @@ def test_search_prints_the_ensemble_and_ensemble_command_rebuilds_it(tmp_path):
     assert "ensemble of 2 candidates" in result.output and "honest" in result.output
     again = invoke("ensemble", *args, "--iterations", "10")
     assert again.exit_code == 0, again.output
-    assert "ensemble CV log loss" in again.output
+    assert "CV log loss" in again.output
+    assert "greedy: honest" in again.output and "clipping: honest" in again.output
     bad = invoke("ensemble", *args, "--iterations", "0")
     assert bad.exit_code == 2 and bad.output.strip().startswith("error: --iterations")
     missing = invoke("ensemble", "--data", "bundled:yeast", "--workdir", tmp_path / "none")
     assert (
         missing.exit_code == 2 and "error:" in missing.output and "Traceback" not in missing.output
     )
+
+
+def test_export_and_predict_commands(tmp_path):
+    from automoa.data.io import bundled_path
+
+    args = ["--data", "bundled:yeast", "--workdir", tmp_path]
+    assert (
+        invoke("search", *args, "--budget", "60s", "--space", "fast", "--max-trials", "1").exit_code
+        == 0
+    )
+    exported = invoke("export", "--workdir", tmp_path, "--out", tmp_path / "model")
+    assert exported.exit_code == 0, exported.output
+    assert "parity max |diff|" in exported.output and "bundle written to" in exported.output
+    test_file = next(bundled_path("yeast").glob("features_test*"))
+    predicted = invoke(
+        "predict", "--model", tmp_path / "model", "--data", test_file, "--out", tmp_path / "p.csv"
+    )
+    assert predicted.exit_code == 0, predicted.output
+    submission = (tmp_path / "yeast" / "submission.csv").read_text()
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == submission.splitlines()[0]
+    again = invoke(
+        "predict", "--model", tmp_path / "model", "--data", test_file, "--out", tmp_path / "p.csv"
+    )
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    forced = invoke(
+        "predict",
+        "--model",
+        tmp_path / "model",
+        "--data",
+        test_file,
+        "--out",
+        tmp_path / "p.csv",
+        "--overwrite",
+    )
+    assert forced.exit_code == 0, forced.output
+    missing = invoke(
+        "predict", "--model", tmp_path / "nope", "--data", test_file, "--out", tmp_path / "q.csv"
+    )
+    assert missing.exit_code == 2 and "bundle directory not found" in missing.output

@@ -65,20 +65,57 @@ def test_ensemble_command_rebuilds_the_same_ensemble(tmp_path):
     assert again.score == pytest.approx(first.ensemble.score)
 
 
-def test_ensemble_score_is_the_metric_of_the_weighted_blend(tmp_path):
+def _member_oofs(tmp_path, study, report):
     from automoa.search.artifacts import AtomicFileSystemArtifactStore, load_array
     from automoa.search.study import resolve_location
 
-    data = _dataset()
-    outcome = automoa.search(data, budget="2m", space="fast", workdir=tmp_path, max_trials=4)
-    report = outcome.ensemble
     store = AtomicFileSystemArtifactStore(resolve_location("toy", tmp_path).artifacts_dir)
-    trials = {t.number: t for t in outcome.study.trials}
-    blend = sum(
-        w * load_array(store, trials[n].user_attrs["oof_artifact"]).astype(np.float64)
-        for n, w in zip(report.members, report.weights, strict=True)
+    trials = {t.number: t for t in study.trials}
+    return [load_array(store, trials[n].user_attrs["oof_artifact"]) for n in report.members]
+
+
+def test_plain_greedy_score_is_the_metric_of_the_weighted_blend(tmp_path):
+    data = _dataset()
+    outcome = automoa.search(
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=4, ensemble=False
     )
+    report = automoa.api.ensemble(data, workdir=tmp_path, stacking=False, clipping=False)
+    assert report.method == "greedy" and report.clip is None
+    assert [s["stage"] for s in report.stages] == ["greedy"]
+    oofs = _member_oofs(tmp_path, outcome.study, report)
+    blend = sum(w * o.astype(np.float64) for w, o in zip(report.weights, oofs, strict=True))
     assert mean_columnwise_log_loss(data.Y, blend) == pytest.approx(report.score, rel=1e-5)
+
+
+def test_stages_are_kept_only_when_they_beat_the_honest_estimate(tmp_path):
+    from automoa.search.ensembling import stored_combiner
+    from automoa.search.study import resolve_location
+
+    data = _dataset()
+    outcome = automoa.search(
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=4, ensemble=False
+    )
+    greedy = automoa.api.ensemble(data, workdir=tmp_path, stacking=False, clipping=False)
+    report = automoa.api.ensemble(data, workdir=tmp_path)
+    stages = {s["stage"]: s for s in report.stages}
+    assert set(stages) == {"greedy", "stacking", "clipping"}
+    assert stages["greedy"]["honest_score"] == pytest.approx(greedy.honest_score)
+    best = greedy.honest_score
+    for name in ("stacking", "clipping"):
+        stage = stages[name]
+        # kept exactly when it improved on the estimate so far
+        assert stage["kept"] == (stage["honest_score"] < best)
+        if stage["kept"]:
+            best = stage["honest_score"]
+    assert report.honest_score == pytest.approx(best)
+    assert report.method == ("stacking" if stages["stacking"]["kept"] else "greedy")
+    assert (report.clip is not None) == stages["clipping"]["kept"]
+    # The reported score is the stored combiner applied to the members' OOFs.
+    combiner = stored_combiner(outcome.study, resolve_location("toy", tmp_path))
+    oofs = _member_oofs(tmp_path, outcome.study, report)
+    combined = combiner.combine(oofs, data.known_negative)
+    assert mean_columnwise_log_loss(data.Y, combined) == pytest.approx(report.score, rel=1e-6)
+    assert (combined[data.known_negative] == 0).all()
 
 
 def test_ensemble_refuses_other_data_and_empty_studies(tmp_path):

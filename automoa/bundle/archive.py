@@ -1,0 +1,145 @@
+"""The fold models of one pipeline as a single safe file (a member archive).
+
+An archive is an ``.npz`` file (a zip of ``.npy`` arrays) read with ``allow_pickle=False``: a
+JSON spec, stored as UTF-8 bytes in the array ``spec``, lists for every fold the fitted
+preprocessing steps and the model (registered names, parameters, JSON metadata) and names the
+arrays holding their fitted values. Restoring goes through the step and family registries, so
+only automoa's own classes are ever constructed: loading an archive cannot run code from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automoa.exceptions import AutomoaError, BundleError
+from automoa.models.base import ModelState
+from automoa.models.registry import restore
+from automoa.preprocessing.base import StepState
+from automoa.preprocessing.chain import FittedChain
+from automoa.search.objective import FoldModel
+
+ARCHIVE_FORMAT = "automoa-fold-models"
+ARCHIVE_VERSION = 1
+_SPEC_KEY = "spec"
+
+
+def save_fold_models(
+    path: str | Path, fold_models: Sequence[FoldModel], info: Mapping[str, Any]
+) -> None:
+    """Write ``fold_models`` (fold order) to ``path`` atomically.
+
+    Args:
+        path: the ``.npz`` file to write.
+        fold_models: one fitted chain and model per fold.
+        info: JSON-serialisable facts stored with them (trial number, config, seed).
+
+    Raises:
+        BundleError: if a fitted state holds an array numpy can only store by pickling.
+    """
+    arrays: dict[str, np.ndarray] = {}
+
+    def put(owner: str, named: Mapping[str, np.ndarray]) -> dict[str, str]:
+        keys = {}
+        for name, value in named.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise BundleError(f"{owner}: state array {name!r} holds Python objects")
+            keys[name] = f"a{len(arrays)}"
+            arrays[keys[name]] = array
+        return keys
+
+    folds = []
+    for fold, fitted in enumerate(fold_models):
+        steps = [
+            {
+                "name": s.name,
+                "params": s.params,
+                "meta": s.meta,
+                "arrays": put(f"fold {fold} step {s.name!r}", s.arrays),
+            }
+            for s in fitted.chain.states()
+        ]
+        model = fitted.model.state()
+        folds.append(
+            {
+                "steps": steps,
+                "feature_names_out": list(fitted.chain.feature_names_out),
+                "model": {
+                    "family": model.family,
+                    "meta": model.meta,
+                    "arrays": put(f"fold {fold} model {model.family!r}", model.arrays),
+                },
+            }
+        )
+    spec = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, **info, "folds": folds}
+    arrays[_SPEC_KEY] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.savez_compressed(out, allow_pickle=False, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_fold_models(path: str | Path) -> tuple[dict[str, Any], list[FoldModel]]:
+    """Read an archive written by :func:`save_fold_models`.
+
+    Returns:
+        (the spec without its fold details, the fold models in fold order).
+
+    Raises:
+        BundleError: if the file is missing, not an archive of this format, or inconsistent.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            spec = json.loads(bytes(npz[_SPEC_KEY]).decode())
+            if spec.get("format") != ARCHIVE_FORMAT:
+                raise BundleError(f"{path.name}: not an automoa fold-model archive")
+            if spec.get("version") != ARCHIVE_VERSION:
+                raise BundleError(
+                    f"{path.name}: archive version {spec.get('version')!r}; this automoa reads "
+                    f"version {ARCHIVE_VERSION}"
+                )
+            models = [_restore_fold(npz, fold) for fold in spec["folds"]]
+    except BundleError:
+        raise
+    except FileNotFoundError:
+        raise BundleError(f"{path}: fold-model archive not found") from None
+    except AutomoaError as exc:  # an unknown step or family name
+        raise BundleError(f"{path.name}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{path.name}: unreadable fold-model archive ({exc})") from None
+    info = {k: v for k, v in spec.items() if k not in ("format", "version", "folds")}
+    return info, models
+
+
+def _restore_fold(npz: Any, fold: Mapping[str, Any]) -> FoldModel:
+    states = [
+        StepState(
+            s["name"],
+            dict(s["params"]),
+            dict(s["meta"]),
+            {name: npz[key] for name, key in s["arrays"].items()},
+        )
+        for s in fold["steps"]
+    ]
+    chain = FittedChain.from_states(states, tuple(fold["feature_names_out"]))
+    model = fold["model"]
+    state = ModelState(
+        model["family"],
+        dict(model["meta"]),
+        {name: npz[key] for name, key in model["arrays"].items()},
+    )
+    return FoldModel(chain, restore(state))

@@ -1,0 +1,159 @@
+"""A loaded bundle: :func:`load` verifies it, :meth:`ExportedModel.predict_proba` applies it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automoa.bundle.archive import load_fold_models
+from automoa.bundle.manifest import bundle_file, read_verified
+from automoa.combiner import Combiner
+from automoa.data import validation as v
+from automoa.data.io import read_table
+from automoa.data.moa import encode_moa_columns
+from automoa.exceptions import BundleError, ConfigError
+from automoa.postprocess import Clip
+from automoa.search.ensembling import write_predictions
+from automoa.search.objective import FoldModel
+from automoa.stacking import Stacker
+
+
+class ExportedModel:
+    """An exported ensemble, ready to predict.
+
+    Attributes:
+        path: the bundle directory.
+        manifest: its verified manifest.
+        target_names: the predicted targets, in training order.
+        input_columns: the feature columns new data must have (any order).
+        id_column: the id column of the training files (dropped from inputs, kept in files).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        members: list[list[FoldModel]],
+        combiner: Combiner,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.members = members
+        self.combiner = combiner
+        self.target_names = tuple(manifest["target_names"])
+        self.feature_names = tuple(manifest["feature_names"])
+        spec = manifest["input"]
+        self.input_columns = tuple(spec["columns"])
+        self.id_column = str(spec["id_column"])
+        self._moa_encoded = bool(spec["moa_encoded"])
+        self._group_column = spec.get("group_column")
+        self._zero_known_negative = bool(manifest["combiner"]["zero_known_negative"])
+
+    def __repr__(self) -> str:
+        return (
+            f"ExportedModel({str(self.path)!r}: {self.combiner.describe()}, "
+            f"{len(self.input_columns)} input columns, {len(self.target_names)} targets)"
+        )
+
+    def _features(self, data: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Validated float32 features (and known-negative mask) from raw input columns."""
+        frame = data.drop(
+            columns=[c for c in (self.id_column, self._group_column) if c and c in data.columns]
+        )
+        frame.columns = [str(c) for c in frame.columns]
+        v.check_test_columns(self.input_columns, list(frame.columns), "the training data", source)
+        frame = frame[list(self.input_columns)]
+        known_negative = None
+        if self._moa_encoded:
+            frame, known_negative = encode_moa_columns(frame, source)
+        if tuple(frame.columns) != self.feature_names:
+            raise BundleError(f"{self.path}: encoded columns differ from the manifest's features")
+        if self.id_column in data.columns:
+            ids = data[self.id_column].astype(str).to_numpy()
+        else:
+            ids = data.index.astype(str).to_numpy()
+        X = v.numeric_matrix(frame, source, ids, "feature")
+        return X, known_negative if self._zero_known_negative else None
+
+    def predict_array(self, X: np.ndarray, known_negative: np.ndarray | None = None) -> np.ndarray:
+        """Predictions for already encoded features (``feature_names`` order), float32 (n, L)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ConfigError(
+                f"X: expected shape (n, {len(self.feature_names)}), got {tuple(X.shape)}"
+            )
+        member_preds = []
+        for fold_models in self.members:
+            total = np.zeros((X.shape[0], len(self.target_names)), dtype=np.float64)
+            for fitted in fold_models:
+                total += fitted.predict_proba(X)
+            member_preds.append((total / len(fold_models)).astype(np.float32))
+        return self.combiner.combine(member_preds, known_negative)
+
+    def predict_proba(self, data: pd.DataFrame, *, source: str = "input") -> pd.DataFrame:
+        """Predicted probabilities of every target for the rows of ``data``.
+
+        Args:
+            data: the raw feature columns the model was trained on (any order); the id column
+                and the group column, if present, are ignored; MoA categorical columns are
+                encoded as in training and control rows are predicted 0.
+            source: the input's name in error messages.
+
+        Returns:
+            A frame with ``data``'s index and one column per target, in training order.
+
+        Raises:
+            DataError: missing or extra columns, non-numeric or non-finite values.
+        """
+        X, known_negative = self._features(data, source)
+        proba = self.predict_array(X, known_negative)
+        return pd.DataFrame(proba, index=data.index, columns=list(self.target_names))
+
+    def predict_file(self, data: str | Path, out: str | Path) -> pd.DataFrame:
+        """Predict the rows of a features file and write ids + targets to ``out`` (CSV).
+
+        Returns:
+            The written frame.
+        """
+        path = Path(data)
+        if path.is_dir():
+            raise ConfigError(f"--data {path}: is a directory; expected a features file")
+        frame, id_name, ids = read_table(path, self.id_column)
+        proba = self.predict_proba(frame, source=path.name)
+        write_predictions(out, id_name, ids, self.target_names, proba.to_numpy())
+        proba.insert(0, id_name, ids)
+        return proba
+
+
+def load(path: str | Path) -> ExportedModel:
+    """Load a bundle written by ``automoa export``, verifying every file first.
+
+    Nothing in a bundle is unpickled or executed: arrays are read with ``allow_pickle=False``
+    and only automoa's registered steps and families are restored.
+
+    Raises:
+        BundleError: missing, modified, truncated, or of an unknown format.
+    """
+    root = Path(path)
+    manifest = read_verified(root)
+    try:
+        members = [
+            load_fold_models(bundle_file(root, manifest, m["file"]))[1] for m in manifest["members"]
+        ]
+        spec = manifest["combiner"]
+        stacker = None
+        if spec.get("stacker_file"):
+            with np.load(
+                bundle_file(root, manifest, spec["stacker_file"]), allow_pickle=False
+            ) as z:
+                stacker = Stacker.from_arrays({k: z[k] for k in z.files})
+        clip = None if spec.get("clip") is None else Clip.from_dict(spec["clip"])
+        combiner = Combiner(tuple(float(w) for w in spec["weights"]), stacker, clip)
+        if len(combiner.weights) != len(members):
+            raise BundleError(f"{root}: {len(members)} members but {len(combiner.weights)} weights")
+        return ExportedModel(root, manifest, members, combiner)
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise BundleError(f"{root}: inconsistent manifest ({exc})") from None
