@@ -51,9 +51,10 @@ def resolve_device(device: str) -> str:
 #: Study attribute recording how the study's data was loaded (:attr:`Dataset.load_spec`).
 DATA_ATTR = "automoa_data"
 
-#: The ensemble step keeps 5% of the budget, at most 60 s (selection over 300 MoA-sized trials).
+#: The ensemble step keeps 5% of the budget, at most 120 s: at MoA scale about 150 candidates
+#: for greedy selection and its honest estimate, then calibration, stacking and clipping.
 ENSEMBLE_RESERVE_FRACTION = 0.05
-ENSEMBLE_RESERVE_MAX = 60.0
+ENSEMBLE_RESERVE_MAX = 120.0
 
 
 def load_data(
@@ -248,7 +249,7 @@ def export(
     workdir: str | Path | None = None,
     storage: str | None = None,
     data: str | Path | Dataset | None = None,
-    device: str = "auto",
+    device: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     progress: ExportProgress | None = None,
 ) -> ExportReport:
@@ -263,7 +264,8 @@ def export(
         workdir: run directory (default ``./automoa-work``).
         storage: Optuna storage URL; default a SQLite file in ``workdir``.
         data: the study's data; default re-read from where the search loaded it.
-        device: ``auto``, ``cpu`` or ``cuda``, for re-training.
+        device: ``auto``, ``cpu`` or ``cuda`` for re-training; default the device each trial
+            ran on (parity with the recorded OOF is exact only on the same kind of device).
         tolerance: largest difference allowed between the shipped models' predictions and the
             recorded out-of-fold predictions.
         progress: called as (folds done, folds in all, what) while re-training.
@@ -283,7 +285,7 @@ def export(
         location,
         dataset,
         out,
-        device=resolve_device(device),
+        device=None if device is None else resolve_device(device),
         tolerance=tolerance,
         progress=progress,
     )

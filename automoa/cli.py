@@ -218,7 +218,7 @@ def ensemble_command(
     workdir: WorkdirOpt = None,
     iterations: Annotated[int, typer.Option("--iterations", help="Greedy selection steps.")] = 50,
     stacking: Annotated[
-        bool, typer.Option("--stacking/--no-stacking", help="Try a level-2 stacker.")
+        bool, typer.Option("--stacking/--no-stacking", help="Try calibration and stacking.")
     ] = True,
     clipping: Annotated[
         bool, typer.Option("--clipping/--no-clipping", help="Try clipping bounds.")
@@ -258,7 +258,10 @@ def export_command(
         str | None,
         typer.Option("--data", help="The study's data [default: where the search read it]."),
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="auto, cpu or cuda [default: where each trial ran]."),
+    ] = None,
     tolerance: Annotated[
         float,
         typer.Option("--tolerance", help="Largest OOF difference accepted when re-training."),

@@ -62,11 +62,12 @@ class Combiner:
     def describe(self) -> str:
         """One line, e.g. ``stacking of 3 members, clipped to [1e-05, 1 - 0.0001]``."""
         n = len(self.weights)
-        what = (
-            f"stacking (per-label logistic regression) of {n} members"
-            if self.stacker is not None
-            else f"weighted average of {n} members"
-        )
+        if self.stacker is None:
+            what = f"weighted average of {n} members"
+        elif self.stacker.on_blend:
+            what = f"weighted average of {n} members, calibrated per label"
+        else:
+            what = f"stacking (per-label logistic regression) of {n} members"
         if self.clip is not None and not self.clip.is_identity:
             what += f", clipped to [{self.clip.low:g}, 1 - {self.clip.high:g}]"
         return what

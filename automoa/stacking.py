@@ -48,6 +48,9 @@ _LABEL_BLOCK = 16
 #: Elements per row block in predict, to bound float64 temporaries.
 _PREDICT_ELEMENTS = 1 << 16
 _ARRAY_KEYS = ("coef", "intercept", "fitted", "weights")
+#: What each label's regression reads: every member's logit, or the logit of the greedy blend
+#: (per-label Platt scaling of the blend: two parameters, hard to overfit on rare labels).
+FEATURES = ("members", "blend")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,23 +58,31 @@ class Stacker:
     """A fitted per-label stacker.
 
     Attributes:
-        coef: float64 (L, m) logistic-regression coefficients of the members' logits (0 where
-            the label is not fitted).
+        coef: float64 (L, m) logistic-regression coefficients of the members' logits, or
+            (L, 1) of the blend's logit when ``on_blend`` (0 where the label is not fitted).
         intercept: float64 (L,) intercepts (0 where the label is not fitted).
         fitted: bool (L,) whether the label is stacked; the others use the fallback blend.
         weights: float64 (m,) fallback blend weights of the members, summing to 1.
+        on_blend: whether the regressions read the blend's logit instead of the members'.
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     fitted: np.ndarray
     weights: np.ndarray
+    on_blend: bool = False
 
     def __post_init__(self) -> None:
         coef = _frozen_array("coef", self.coef, np.float64)
         if coef.ndim != 2 or coef.shape[0] == 0 or coef.shape[1] == 0:
             raise ConfigError(f"stacker coef: expected a non-empty (L, m) matrix, got {coef.shape}")
-        n_labels, m = coef.shape
+        n_labels, width = coef.shape
+        m = np.shape(self.weights)[0] if np.ndim(self.weights) == 1 else width
+        if width != (1 if self.on_blend else m):
+            raise ConfigError(
+                f"stacker coef: expected {1 if self.on_blend else m} column(s) "
+                f"({'the blend' if self.on_blend else 'one per member'}), got {width}"
+            )
         intercept = _frozen_array("intercept", self.intercept, np.float64)
         fitted = np.asarray(self.fitted)
         if fitted.dtype != bool:
@@ -88,6 +99,7 @@ class Stacker:
                     f"stacker {name}: expected shape {shape} to match coef {coef.shape}, got "
                     f"{value.shape}"
                 )
+        object.__setattr__(self, "on_blend", bool(self.on_blend))
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
             raise ConfigError("stacker coef/intercept: expected finite values")
         if not (np.isfinite(weights).all() and (weights >= 0).all()) or not np.isclose(
@@ -103,8 +115,8 @@ class Stacker:
 
     @property
     def n_members(self) -> int:
-        """The number of members m (features of each label)."""
-        return int(self.coef.shape[1])
+        """The number of members m."""
+        return int(self.weights.shape[0])
 
     def predict(
         self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
@@ -131,7 +143,9 @@ class Stacker:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The stacker as named arrays (for ``np.savez``), restored by :meth:`from_arrays`."""
-        return {key: getattr(self, key).copy() for key in _ARRAY_KEYS}
+        arrays = {key: getattr(self, key).copy() for key in _ARRAY_KEYS}
+        arrays["on_blend"] = np.array(self.on_blend)
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Stacker:
@@ -143,7 +157,8 @@ class Stacker:
         missing = [key for key in _ARRAY_KEYS if key not in arrays]
         if missing:
             raise ConfigError(f"stacker: missing array(s) {', '.join(missing)}")
-        return cls(**{key: np.asarray(arrays[key]) for key in _ARRAY_KEYS})
+        on_blend = bool(np.asarray(arrays["on_blend"])) if "on_blend" in arrays else False
+        return cls(**{key: np.asarray(arrays[key]) for key in _ARRAY_KEYS}, on_blend=on_blend)
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +190,7 @@ def fit_stacker(
     known_negative: np.ndarray | None = None,
     C: float = 1.0,
     min_positives: int = 5,
+    features: str = "members",
 ) -> Stacker:
     """Fit a per-label logistic-regression stacker on out-of-fold predictions.
 
@@ -190,6 +206,8 @@ def fit_stacker(
         C: inverse L2 regularisation strength of each regression (sklearn's ``C``).
         min_positives: a label is fitted only with at least this many positives (and this
             many negatives) among the fitting rows.
+        features: ``"members"`` (each member's logit) or ``"blend"`` (the weighted blend's
+            logit: per-label Platt scaling).
 
     Returns:
         The fitted :class:`Stacker`.
@@ -202,8 +220,9 @@ def fit_stacker(
     members = _check_members(member_preds, None, shape=Yb.shape)
     w = _check_weights(weights, len(members))
     C, min_positives = _check_options(C, min_positives)
+    on_blend = _check_features(features)
     fit_rows = ~kn if rows is None else _check_mask("rows", rows, Yb.shape[0]) & ~kn
-    return _fit(members, Yb, w, fit_rows, C, min_positives)
+    return _fit(members, Yb, w, fit_rows, C, min_positives, on_blend)
 
 
 def honest_stacking(
@@ -216,6 +235,7 @@ def honest_stacking(
     known_negative: np.ndarray | None = None,
     C: float = 1.0,
     min_positives: int = 5,
+    features: str = "members",
 ) -> HonestStacking:
     """Score stacking without fitting it on the rows it scores (nested in the folds).
 
@@ -231,6 +251,7 @@ def honest_stacking(
         known_negative: optional (n,) boolean mask of rows predicted 0 and never fitted on.
         C: as for :func:`fit_stacker`.
         min_positives: as for :func:`fit_stacker`.
+        features: as for :func:`fit_stacker`.
 
     Returns:
         A :class:`HonestStacking`.
@@ -242,6 +263,7 @@ def honest_stacking(
     Yb, kn = _check_labels(Y, known_negative)
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
     C, min_positives = _check_options(C, min_positives)
+    on_blend = _check_features(features)
     folds = tuple(int(f) for f in folds)
     if len(folds) != len(ensembles):
         raise ConfigError(
@@ -258,9 +280,8 @@ def honest_stacking(
             _check_probabilities(f"candidate {i}", _fetch(oofs, i), Yb.shape) for i in ens.members
         ]
         in_fold = fold_of == fold
-        stacker = _fit(
-            members, Yb, _check_weights(ens.weights, len(members)), ~in_fold & ~kn, C, min_positives
-        )
+        weights = _check_weights(ens.weights, len(members))
+        stacker = _fit(members, Yb, weights, ~in_fold & ~kn, C, min_positives, on_blend)
         oof[in_fold] = _predict(stacker, [p[in_fold] for p in members], kn[in_fold])
         fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], oof[in_fold]))
         stackers.append(stacker)
@@ -290,6 +311,7 @@ def _fit(
     fit_rows: np.ndarray,
     C: float,
     min_positives: int,
+    on_blend: bool = False,
 ) -> Stacker:
     """Fit on the rows in ``fit_rows`` (validated inputs, known-negative rows excluded)."""
     # Imported here: sklearn takes a while to import and only fitting needs it.
@@ -303,7 +325,8 @@ def _fit(
     Y_fit = np.ascontiguousarray(Yb[idx].T)  # (L, n_fit): each label's targets contiguous
     n_pos = Y_fit.sum(axis=1)
     to_fit = np.flatnonzero((n_pos >= min_positives) & (idx.size - n_pos >= min_positives))
-    coef = np.zeros((n_labels, m))
+    width = 1 if on_blend else m
+    coef = np.zeros((n_labels, width))
     intercept = np.zeros(n_labels)
     fitted = np.zeros(n_labels, dtype=bool)
 
@@ -319,9 +342,15 @@ def _fit(
         labels = to_fit[start : start + _LABEL_BLOCK]
         # (labels, rows, members) so that each label's design matrix is a C-contiguous slice;
         # only these columns of the fitting rows are read from each member.
-        features = np.empty((labels.size, idx.size, m))
-        for j, p in enumerate(members):
-            features[:, :, j] = _logit(p[np.ix_(idx, labels)]).T
+        features = np.empty((labels.size, idx.size, width))
+        if on_blend:
+            blend = np.zeros((idx.size, labels.size))
+            for j, p in enumerate(members):
+                blend += weights[j] * p[np.ix_(idx, labels)].astype(np.float64)
+            features[:, :, 0] = _logit(blend).T
+        else:
+            for j, p in enumerate(members):
+                features[:, :, j] = _logit(p[np.ix_(idx, labels)]).T
         for X, label in zip(features, labels, strict=True):
             try:
                 with warnings.catch_warnings():
@@ -340,7 +369,9 @@ def _fit(
                 fitted[label] = True
             else:
                 model = new_model()
-    return Stacker(coef=coef, intercept=intercept, fitted=fitted, weights=weights)
+    return Stacker(
+        coef=coef, intercept=intercept, fitted=fitted, weights=weights, on_blend=on_blend
+    )
 
 
 def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
@@ -357,8 +388,10 @@ def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | N
             chunk = p[block].astype(np.float64)
             # Same operations and order as Ensemble.blend, so the fallback matches it exactly.
             blend += stacker.weights[j] * chunk
-            if any_fitted:
+            if any_fitted and not stacker.on_blend:
                 z += stacker.coef[:, j] * _logit(chunk)
+        if any_fitted and stacker.on_blend:
+            z += stacker.coef[:, 0] * _logit(blend)
         # sigmoid(z) = exp(-log(1 + exp(-z))): no overflow for any z.
         stacked = np.exp(-np.logaddexp(0.0, -z))
         out[block] = np.where(stacker.fitted, stacked, blend)
@@ -409,6 +442,13 @@ def _check_weights(weights: Sequence[float], m: int) -> np.ndarray:
     # Weights already summing to 1 (an Ensemble's) are kept bit for bit, so that the fallback
     # blend equals Ensemble.blend exactly.
     return w if abs(w.sum() - 1.0) <= 1e-12 else w / w.sum()
+
+
+def _check_features(features: str) -> bool:
+    """Validate ``features``; True for ``"blend"``."""
+    if features not in FEATURES:
+        raise ConfigError(f"features: expected one of {', '.join(FEATURES)}, got {features!r}")
+    return features == "blend"
 
 
 def _check_options(C: float, min_positives: int) -> tuple[float, int]:

@@ -228,3 +228,39 @@ def test_invalid_inputs_raise_one_line_errors(call, error, message):
         call(members, Y)
     assert isinstance(info.value, AutomoaError)
     assert "\n" not in str(info.value)
+
+
+def test_blend_calibration_is_platt_scaling_of_the_weighted_blend():
+    z, Y = _problem(n=3000, seed=5)
+    rng = np.random.default_rng(6)
+    noisy = z + rng.normal(0.0, 0.5, z.shape)
+    oofs = [_sigmoid(2.5 * noisy), _sigmoid(2.5 * noisy + rng.normal(0, 0.3, z.shape))]
+    fold_of = np.arange(len(Y)) % 4
+    blend = honest_evaluation(oofs, Y, fold_of, max_iterations=4)
+    calibrated = honest_stacking(oofs, Y, fold_of, blend.ensembles, blend.folds, features="blend")
+    assert calibrated.score < 0.95 * blend.score  # overconfidence corrected out of fold
+    stacker = fit_stacker(oofs, Y, [0.5, 0.5], features="blend")
+    assert stacker.on_blend and stacker.coef.shape == (3, 1) and stacker.n_members == 2
+    # One slope per label on the blend's logit, about 1 / 2.5 for these members.
+    assert ((stacker.coef[:, 0] > 0.25) & (stacker.coef[:, 0] < 0.6)).all()
+    blended = np.clip(0.5 * oofs[0].astype(np.float64) + 0.5 * oofs[1], 1e-6, 1 - 1e-6)
+    expected_logit = stacker.intercept + stacker.coef[:, 0] * np.log(blended / (1 - blended))
+    np.testing.assert_allclose(
+        stacker.predict(oofs), 1 / (1 + np.exp(-expected_logit)), rtol=1e-4, atol=1e-6
+    )
+    restored = Stacker.from_arrays(stacker.to_arrays())
+    assert restored.on_blend
+    np.testing.assert_array_equal(restored.predict(oofs), stacker.predict(oofs))
+    with pytest.raises(ConfigError, match="features: expected one of members, blend"):
+        fit_stacker(oofs, Y, [0.5, 0.5], features="mlp")
+
+
+def test_arrays_without_on_blend_load_as_member_stackers():
+    z, Y = _problem(n=800, seed=7)
+    members = _members(z)
+    stacker = fit_stacker(members, Y, [0.5, 0.5])
+    arrays = stacker.to_arrays()
+    del arrays["on_blend"]
+    restored = Stacker.from_arrays(arrays)
+    assert not restored.on_blend
+    np.testing.assert_array_equal(restored.predict(members), stacker.predict(members))

@@ -147,7 +147,7 @@ def export_bundle(
     dataset: Dataset,
     out: str | Path,
     *,
-    device: str = "cpu",
+    device: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     progress: ExportProgress | None = None,
 ) -> ExportReport:
@@ -158,7 +158,7 @@ def export_bundle(
         location: where its artifacts are.
         dataset: the data the study was created on (checked by fingerprint).
         out: the bundle directory; must not exist or be empty.
-        device: where members are re-trained.
+        device: where members are re-trained; ``None``: the device each trial ran on.
         tolerance: the largest parity difference accepted.
         progress: called after each re-trained fold.
 
@@ -221,7 +221,7 @@ def _export_members(
     fold_of: np.ndarray,
     ensemble: EnsembleReport,
     staging: Path,
-    device: str,
+    device: str | None,
     tolerance: float,
     progress: ExportProgress | None,
 ) -> list[tuple[ExportedMember, str]]:
@@ -262,7 +262,7 @@ def export_member(
     fold_of: np.ndarray,
     path: Path,
     *,
-    device: str = "cpu",
+    device: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     on_fold: Callable[[str], None] | None = None,
 ) -> ExportedMember:
@@ -278,7 +278,8 @@ def export_member(
         dataset: the study's data.
         fold_of: the study's folds.
         path: the archive to write.
-        device: where to re-train.
+        device: where to re-train; ``None``: the device the trial ran on (parity is exact only
+            on the same kind of device).
         tolerance: the largest parity difference accepted.
         on_fold: called with a description after each re-trained fold.
 
@@ -305,7 +306,13 @@ def export_member(
             return False  # never stop
 
         result = evaluate(
-            config, dataset, fold_of, seed=seed, device=device, keep_models=True, reporter=report
+            config,
+            dataset,
+            fold_of,
+            seed=seed,
+            device=device or trial.user_attrs.get("device", "cpu"),
+            keep_models=True,
+            reporter=report,
         )
         info = {"trial": trial.number, "config": config.to_dict(), "seed": seed}
         save_fold_models(path, result.fold_models, info)
@@ -375,7 +382,7 @@ def _manifest(
             for m, name in members
         ],
         "combiner": {
-            "method": "stacking" if combiner.stacker is not None else "weighted_average",
+            "method": ensemble.method,
             "weights": list(combiner.weights),
             "stacker_file": STACKER_FILE if combiner.stacker is not None else None,
             "clip": None if combiner.clip is None else combiner.clip.to_dict(),

@@ -5,11 +5,13 @@ store (never all loaded at once). :func:`automoa.ensemble.select` picks members 
 all rows (the hill-climbing score) and :func:`automoa.ensemble.honest_score` repeats the
 selection on K-1 folds and scores the held-out fold, which is the estimate to trust.
 
-Two optional later stages, each kept only when it improves that honest estimate:
+Optional later stages, each kept only when it improves that honest estimate:
 
-- **stacking** (:mod:`automoa.stacking`): per-label logistic regression on the selected
-  members' OOFs, replacing the weighted average; its estimate is nested (for each fold, the
-  members selected without it and a stacker fitted without it);
+- **calibration** or **stacking** (:mod:`automoa.stacking`), alternatives that replace the
+  weighted average: per-label logistic regression on the logit of the blend (Platt scaling,
+  two parameters per label) or on the logits of the selected members. Their estimates are
+  nested (for each fold, the members selected without it and a regression fitted without it);
+  the better one is kept if it beats greedy selection;
 - **clipping** (:mod:`automoa.postprocess`): bounds on the probabilities, each fold's chosen on
   the other folds' held-out predictions.
 
@@ -54,9 +56,19 @@ SECONDS_PER_CELL = 1.2e-9
 #: The honest estimate costs about this many selections per fold (rows of other folds are
 #: skipped, not copied).
 HONEST_COST_PER_FOLD = 1.25
-#: Seconds of one stacker fit per (row x label x member) cell on this 2-core machine; stacking
-#: is tried only when its nested estimate (one fit per fold, plus the final fit) fits the time.
-STACKING_SECONDS_PER_CELL = 6e-8
+#: Share of the ensemble step's time given to greedy selection and its honest estimate; the
+#: rest is for calibration, stacking and clipping.
+SELECTION_SHARE = 0.6
+#: Seconds per (row x label) cell of one calibration or stacking fit on this 2-core machine:
+#: per member read and blended, plus per regression feature (benchmarks/ensemble_selection.py:
+#: 17 members at 24k x 206, nested over 5 folds plus the final fit: calibration 10 s, stacking
+#: 23 s). A level-2 stage is tried only when its estimate fits the time left.
+LEVEL2_SECONDS_PER_MEMBER_CELL = 2e-8
+LEVEL2_SECONDS_PER_FEATURE_CELL = 3e-8
+STAGE_NOTES = {
+    "calibration": "per-label logistic regression on the blend's logit",
+    "stacking": "per-label logistic regression on the members' logits",
+}
 
 
 def affordable_candidates(
@@ -98,7 +110,8 @@ class EnsembleReport:
         n_candidates: complete trials considered.
         seconds: time spent.
         submission: path of the written submission file, if any.
-        method: ``"greedy"`` (weighted average) or ``"stacking"``.
+        method: ``"greedy"`` (weighted average), ``"calibration"`` (per-label Platt scaling of
+            the weighted average) or ``"stacking"`` (per-label regression on the members).
         clip: the kept clipping bounds (:meth:`Clip.to_dict`), or ``None``.
         stages: each stage tried, in order: ``{"stage", "honest_score", "kept", "note"}``.
         stacker_artifact: the study artifact holding the stacker, when kept.
@@ -161,8 +174,9 @@ def build_ensemble(
             controls 0); ``None`` writes nothing. Written only when every member has test
             predictions.
         seconds: time allowed; the candidates are then the best trials that selection and the
-            honest estimate can handle in that time (:func:`affordable_candidates`), and
-            stacking is skipped when its estimate would not fit in what is left.
+            honest estimate can handle in ``SELECTION_SHARE`` of it
+            (:func:`affordable_candidates`), and calibration or stacking is skipped when its
+            estimate would not fit in what is left.
         stacking: try a level-2 stacker (kept only if its honest estimate is better).
         clipping: try clipping bounds (kept only if the honest estimate improves).
 
@@ -181,7 +195,8 @@ def build_ensemble(
     fold_of = np.asarray(meta.folds)
     n_folds = int(np.max(fold_of)) + 1
     if seconds is not None:
-        trials = trials[: affordable_candidates(seconds, *dataset.Y.shape, n_folds, max_iterations)]
+        share = SELECTION_SHARE * seconds
+        trials = trials[: affordable_candidates(share, *dataset.Y.shape, n_folds, max_iterations)]
     oofs = [_load(artifacts_dir, t.user_attrs["oof_artifact"]) for t in trials]
     kn = dataset.known_negative
     options = {
@@ -198,21 +213,46 @@ def build_ensemble(
     current_score, current_oof = honest.score, honest.oof
     stacker = None
     if stacking:
-        left = None if seconds is None else seconds - (time.perf_counter() - started)
-        cost = (n_folds + 1) * dataset.Y.size * len(ensemble.members) * STACKING_SECONDS_PER_CELL
-        if len(ensemble.members) < 2:
-            stages.append(_stage("stacking", None, False, "one member: nothing to stack"))
-        elif left is not None and cost > left:
-            stages.append(_stage("stacking", None, False, f"needs ~{cost:.0f}s, {left:.0f}s left"))
-        else:
-            nested = honest_stacking(
-                oofs, dataset.Y, fold_of, honest.ensembles, honest.folds, known_negative=kn
+        # Two level-2 alternatives to the weighted average, each with a nested estimate; the
+        # better one replaces it if it beats the greedy estimate.
+        best_nested = None
+        for name, features, width in (
+            ("calibration", "blend", 1),
+            ("stacking", "members", len(ensemble.members)),
+        ):
+            left = None if seconds is None else seconds - (time.perf_counter() - started)
+            per_cell = (
+                len(ensemble.members) * LEVEL2_SECONDS_PER_MEMBER_CELL
+                + width * LEVEL2_SECONDS_PER_FEATURE_CELL
             )
-            kept = nested.score < current_score
-            stages.append(_stage("stacking", nested.score, kept, ""))
-            if kept:
-                current_score, current_oof = nested.score, nested.oof
-                stacker = fit_stacker(member_oofs, dataset.Y, ensemble.weights, known_negative=kn)
+            cost = (n_folds + 1) * dataset.Y.size * per_cell
+            if features == "members" and len(ensemble.members) < 2:
+                stages.append(_stage(name, None, False, "one member: nothing to stack"))
+                continue
+            if left is not None and cost > left:
+                stages.append(_stage(name, None, False, f"needs ~{cost:.0f}s, {left:.0f}s left"))
+                continue
+            nested = honest_stacking(
+                oofs,
+                dataset.Y,
+                fold_of,
+                honest.ensembles,
+                honest.folds,
+                known_negative=kn,
+                features=features,
+            )
+            stages.append(_stage(name, nested.score, False, STAGE_NOTES[name]))
+            if nested.score < current_score and (
+                best_nested is None or nested.score < best_nested[1].score
+            ):
+                best_nested = (len(stages) - 1, nested, features)
+        if best_nested is not None:
+            index, nested, features = best_nested
+            stages[index]["kept"] = True
+            current_score, current_oof = nested.score, nested.oof
+            stacker = fit_stacker(
+                member_oofs, dataset.Y, ensemble.weights, known_negative=kn, features=features
+            )
     clip = None
     if clipping:
         nested_clip = honest_clip(current_oof, dataset.Y, fold_of, known_negative=kn)
@@ -232,7 +272,7 @@ def build_ensemble(
         best_single=float(trials[0].value),
         n_candidates=len(trials),
         seconds=0.0,
-        method="stacking" if stacker is not None else "greedy",
+        method="greedy" if stacker is None else ("calibration" if stacker.on_blend else "stacking"),
         clip=None if clip is None else clip.to_dict(),
         stages=stages,
     )

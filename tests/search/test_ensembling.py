@@ -98,17 +98,21 @@ def test_stages_are_kept_only_when_they_beat_the_honest_estimate(tmp_path):
     greedy = automoa.api.ensemble(data, workdir=tmp_path, stacking=False, clipping=False)
     report = automoa.api.ensemble(data, workdir=tmp_path)
     stages = {s["stage"]: s for s in report.stages}
-    assert set(stages) == {"greedy", "stacking", "clipping"}
+    assert list(stages) == ["greedy", "calibration", "stacking", "clipping"]
     assert stages["greedy"]["honest_score"] == pytest.approx(greedy.honest_score)
-    best = greedy.honest_score
-    for name in ("stacking", "clipping"):
-        stage = stages[name]
-        # kept exactly when it improved on the estimate so far
-        assert stage["kept"] == (stage["honest_score"] < best)
-        if stage["kept"]:
-            best = stage["honest_score"]
+    # Calibration and stacking are alternatives: the better one is kept if it beats greedy.
+    level2 = [stages["calibration"], stages["stacking"]]
+    winner = min(level2, key=lambda s: s["honest_score"])
+    for stage in level2:
+        assert stage["kept"] == (stage is winner and winner["honest_score"] < greedy.honest_score)
+    best = min(greedy.honest_score, winner["honest_score"])
+    assert stages["clipping"]["kept"] == (stages["clipping"]["honest_score"] < best)
+    if stages["clipping"]["kept"]:
+        best = stages["clipping"]["honest_score"]
     assert report.honest_score == pytest.approx(best)
-    assert report.method == ("stacking" if stages["stacking"]["kept"] else "greedy")
+    expected = {"calibration": "calibration", "stacking": "stacking"}
+    kept_level2 = [s["stage"] for s in level2 if s["kept"]]
+    assert report.method == (expected[kept_level2[0]] if kept_level2 else "greedy")
     assert (report.clip is not None) == stages["clipping"]["kept"]
     # The reported score is the stored combiner applied to the members' OOFs.
     combiner = stored_combiner(outcome.study, resolve_location("toy", tmp_path))
