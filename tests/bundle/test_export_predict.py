@@ -11,7 +11,8 @@ import automoa
 from automoa.bundle.manifest import MANIFEST
 from automoa.cli import app
 from automoa.data import make_moa_like
-from automoa.exceptions import BundleError, DataError
+from automoa.data.dataset import Dataset
+from automoa.exceptions import BundleError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import stored_ensemble
 from automoa.search.study import read_meta
@@ -234,3 +235,41 @@ def test_every_family_exports_fold_models_that_reproduce_its_oof(searched, tmp_p
         )
         assert member.max_abs_diff < 1e-5, (trial.user_attrs["family"], member.max_abs_diff)
     assert {"linear", "xgboost", "mlp", "tabnet"} <= seen
+
+
+def _toy(n=240, n_test=30):
+    """In-memory data whose trials are miscalibrated enough for a level-2 stage to win."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    Y = (X[:, :3] + 0.5 * rng.normal(size=(n, 3)) > 0.8).astype(np.uint8)
+    return Dataset(
+        X=X,
+        Y=Y,
+        feature_names=tuple(f"f{i}" for i in range(6)),
+        target_names=("a", "b", "c"),
+        ids=np.array([f"r{i}" for i in range(n)]),
+        X_test=rng.normal(size=(n_test, 6)).astype(np.float32),
+        test_ids=np.array([f"t{i}" for i in range(n_test)]),
+        name="toy",
+        fingerprint="f" * 64,
+    )
+
+
+def test_a_level2_ensemble_is_exported_and_predicts_like_the_search(tmp_path):
+    data = _toy()
+    outcome = automoa.search(data, budget="2m", space="fast", workdir=tmp_path, max_trials=4)
+    ensemble = outcome.ensemble
+    assert ensemble.method in ("calibration", "stacking")  # the level-2 stage won here
+    # Data built in memory records no files: export needs it given.
+    with pytest.raises(ConfigError, match="does not record where its data is"):
+        automoa.api.export(tmp_path / "nope", workdir=tmp_path)
+    report = automoa.api.export(tmp_path / "model", workdir=tmp_path, data=data)
+    model = automoa.load(tmp_path / "model")
+    assert "stacker.npz" in model.manifest["files"]
+    assert model.manifest["combiner"]["method"] == ensemble.method
+    assert model.combiner.stacker is not None
+    frame = pd.DataFrame(data.X_test, columns=data.feature_names)
+    predicted = model.predict_proba(frame)
+    submission = pd.read_csv(ensemble.submission)
+    assert np.abs(predicted.to_numpy() - submission.iloc[:, 1:].to_numpy()).max() < 1e-5
+    assert [m.trial for m in report.members] == ensemble.members
