@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: install
 	rm -rf .automoa-demo
-	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo --study demo
+	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo \
+		--study demo --keep-models
 	$(BIN)/automoa status --workdir .automoa-demo --study demo --limit 5
 	$(BIN)/automoa export --workdir .automoa-demo --study demo --out .automoa-demo/model
 	$(BIN)/automoa predict --model .automoa-demo/model \
