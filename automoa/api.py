@@ -13,7 +13,7 @@ from automoa.bundle import ExportReport, export_bundle
 from automoa.bundle import load as load_bundle
 from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
 from automoa.data import Dataset, load
-from automoa.exceptions import ConfigError, StudyError
+from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.search.controller import SearchOutcome, TrialEvent, best_value, run_search
 from automoa.search.deadline import parse_duration
 from automoa.search.ensembling import (
@@ -30,6 +30,7 @@ from automoa.search.study import (
     study_name_for,
     study_names,
 )
+from automoa.search.workers import run_workers
 from automoa.spaces import load_space
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -97,6 +98,8 @@ def search(
     on_trial: Callable[[TrialEvent], None] | None = None,
     ensemble: bool = True,
     keep_models: bool = False,
+    workers: int = 1,
+    artifacts: str | Path | None = None,
 ) -> SearchOutcome:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
@@ -121,6 +124,11 @@ def search(
         ensemble: build the ensemble at the end.
         keep_models: keep every complete trial's fitted fold models, so that export ships
             them instead of re-training (disk: the models of every trial).
+        workers: worker processes on this machine sharing the study, each with its share of
+            the cores (more machines: start the same search on each with a shared
+            ``storage`` and ``artifacts``).
+        artifacts: the artifact directory (default ``WORKDIR/artifacts``); workers on several
+            machines need one they all reach (a shared file system).
 
     Returns:
         The outcome, with the study.
@@ -129,24 +137,27 @@ def search(
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
     dataset = load_data(data)
-    location = resolve_location(study or study_name_for(dataset.name), workdir, storage)
+    location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
     # Time kept for the ensemble step, which runs inside the budget.
     reserve = (
         min(ENSEMBLE_RESERVE_MAX, ENSEMBLE_RESERVE_FRACTION * budget_seconds) if ensemble else 0
     )
-    outcome = run_search(
-        dataset,
-        location,
-        load_space(space),
-        budget_seconds=budget_seconds - reserve,
-        n_splits=folds,
-        seed=seed,
-        device=resolve_device(device),
-        max_trials=max_trials,
-        on_start=on_start,
-        on_trial=on_trial,
-        keep_models=keep_models,
-    )
+    if workers < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    options = {
+        "budget_seconds": budget_seconds - reserve,
+        "n_splits": folds,
+        "seed": seed,
+        "device": resolve_device(device),
+        "max_trials": max_trials,
+        "on_start": on_start,
+        "on_trial": on_trial,
+        "keep_models": keep_models,
+    }
+    if workers == 1:
+        outcome = run_search(dataset, location, load_space(space), **options)
+    else:
+        outcome = run_workers(dataset, location, load_space(space), n_workers=workers, **options)
     if dataset.load_spec is not None:
         # Where the data is, so that export can find it without --data.
         outcome.study.set_user_attr(DATA_ATTR, dataset.load_spec)
@@ -171,6 +182,7 @@ def ensemble(
     max_iterations: int = 50,
     stacking: bool = True,
     clipping: bool = True,
+    artifacts: str | Path | None = None,
 ) -> EnsembleReport:
     """Build (again) the ensemble of a study and store it with the study.
 
@@ -182,6 +194,7 @@ def ensemble(
         max_iterations: greedy selection steps.
         stacking: try a level-2 stacker (kept only if its honest estimate is better).
         clipping: try clipping bounds (kept only if they improve the honest estimate).
+        artifacts: the artifact directory, if not ``WORKDIR/artifacts``.
 
     Returns:
         The ensemble report; test predictions go to ``WORKDIR/<study>/submission.csv``.
@@ -189,7 +202,7 @@ def ensemble(
     if max_iterations < 1:
         raise ConfigError(f"--iterations: expected at least 1, got {max_iterations}")
     dataset = load_data(data)
-    location = resolve_location(study or study_name_for(dataset.name), workdir, storage)
+    location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
     opened = open_study(location.study_name, workdir=workdir, storage=storage)
     return build_ensemble(
         opened,
@@ -252,6 +265,7 @@ def export(
     device: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     progress: ExportProgress | None = None,
+    artifacts: str | Path | None = None,
 ) -> ExportReport:
     """Export a study's ensemble as a self-contained bundle directory.
 
@@ -269,6 +283,7 @@ def export(
         tolerance: largest difference allowed between the shipped models' predictions and the
             recorded out-of-fold predictions.
         progress: called as (folds done, folds in all, what) while re-training.
+        artifacts: the artifact directory, if not ``WORKDIR/artifacts``.
 
     Returns:
         What was written.
@@ -276,7 +291,7 @@ def export(
     if not tolerance >= 0:
         raise ConfigError(f"--tolerance: expected a number >= 0, got {tolerance}")
     opened = open_study(study, workdir=workdir, storage=storage)
-    location = resolve_location(opened.study_name, workdir, storage)
+    location = resolve_location(opened.study_name, workdir, storage, artifacts)
     dataset = study_data(opened, data)
     if stored_ensemble(opened) is None:
         build_ensemble(opened, location, dataset, submission_path=submission_path(location))
@@ -302,6 +317,9 @@ def predict(
         DataError: the features file is unreadable or its columns differ from training.
     """
     out = Path(out)
+    check_directory_path(out.parent, "--out")
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a directory; expected a file to write")
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: already exists; choose another file or pass --overwrite")
     return load_bundle(model).predict_file(data, out)

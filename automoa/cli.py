@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -12,18 +13,45 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # typer >= 0.2x carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # older typer: click itself
+    from click import exceptions as click_exceptions
 
 from automoa import api
-from automoa.exceptions import AutomoaError
+from automoa.exceptions import AutomoaError, ConfigError
 from automoa.report.leaderboard import leaderboard, status
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (a mistyped option, a missing value) as one ``error:`` line, exit code 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.NoArgsIsHelpError:
+            return super().main(*args, **kwargs)  # the help, as click shows it
+        except click_exceptions.ClickException as exc:
+            err.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="AutoML for multi-label tabular classification under heavy label imbalance.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Check and generate data.", no_args_is_help=True)
+data_app = typer.Typer(cls=OneLineErrors, help="Check and generate data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 out = Console(highlight=False, soft_wrap=True)
@@ -36,8 +64,10 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def _load_data(data, features, targets, test_features, id_col, group_col):
+def _load_data(data, features, targets, test_features, id_col, group_col, data_name="--data"):
     """The dataset named by the file options shared by the commands that read data."""
+    if data is None and (features is None or targets is None):
+        raise ConfigError(f"{data_name}: give a data directory, or both --features and --targets")
     return api.load_data(
         data,
         features=features,
@@ -46,6 +76,20 @@ def _load_data(data, features, targets, test_features, id_col, group_col):
         id_col=id_col,
         group_col=group_col,
     )
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line naming the path and what was expected, for the usual file-system mistakes."""
+    path = exc.filename or "?"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{path}: a file is in the way; expected a directory there"
+    if exc.errno == errno.EISDIR:
+        return f"{exc.filename2 or path}: is a directory; expected a file"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: permission denied"
+    if exc.errno == errno.ENOSPC:
+        return f"{path}: no space left on the device"
+    return f"{path}: {exc.strerror or exc}"
 
 
 def user_errors(command: F) -> F:
@@ -59,6 +103,9 @@ def user_errors(command: F) -> F:
                 return command(*args, **kwargs)
             except AutomoaError as exc:
                 err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            except OSError as exc:  # a path the user gave that cannot be used as given
+                err.print(f"error: {os_error_message(exc)}", markup=False, soft_wrap=True)
                 raise typer.Exit(EXIT_USER_ERROR) from None
             except KeyboardInterrupt:
                 err.print("interrupted: finished trials are saved; run the same command to resume")
@@ -81,6 +128,13 @@ WorkdirOpt = Annotated[
 StorageOpt = Annotated[
     str | None,
     typer.Option("--storage", help="Optuna storage URL (overrides the workdir's SQLite)."),
+]
+ArtifactsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--artifacts",
+        help="Artifact directory, shared by every worker [default: WORKDIR/artifacts].",
+    ),
 ]
 StudyOpt = Annotated[
     str | None, typer.Option("--study", help="Study name [default: from the data].")
@@ -132,6 +186,11 @@ def search_command(
             help="Keep every trial's fitted fold models so export need not re-train (disk).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", help="Worker processes sharing the study (cores split)."),
+    ] = 1,
+    artifacts: ArtifactsOpt = None,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
     from automoa.report.console import SearchProgress, leaderboard_table
@@ -154,6 +213,8 @@ def search_command(
             on_start=progress.on_start,
             on_trial=progress.on_trial,
             keep_models=keep_models,
+            workers=workers,
+            artifacts=artifacts,
         )
     board = leaderboard(outcome.study)
     out.print(leaderboard_table(board, limit=10, title=f"study {outcome.study.study_name}: top 10"))
@@ -223,6 +284,7 @@ def ensemble_command(
     clipping: Annotated[
         bool, typer.Option("--clipping/--no-clipping", help="Try clipping bounds.")
     ] = True,
+    artifacts: ArtifactsOpt = None,
     features: FeaturesOpt = None,
     targets: TargetsOpt = None,
     test_features: TestOpt = None,
@@ -243,6 +305,7 @@ def ensemble_command(
         max_iterations=iterations,
         stacking=stacking,
         clipping=clipping,
+        artifacts=artifacts,
     )
     _print_ensemble(report)
 
@@ -266,11 +329,12 @@ def export_command(
         float,
         typer.Option("--tolerance", help="Largest OOF difference accepted when re-training."),
     ] = 1e-5,
+    artifacts: ArtifactsOpt = None,
 ) -> None:
     """Export the study's ensemble as a self-contained, verified bundle directory."""
     from rich.progress import Progress
 
-    with Progress(console=err, transient=True) as bar:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("exporting", total=None)
 
         def progress(done: int, total: int, what: str) -> None:
@@ -285,6 +349,7 @@ def export_command(
             device=device,
             tolerance=tolerance,
             progress=progress,
+            artifacts=artifacts,
         )
     for m in report.members:
         out.print(
@@ -359,7 +424,7 @@ def data_check_command(
     """Validate a dataset and print its shape, label counts and groups (or the errors)."""
     from automoa.data import describe
 
-    dataset = _load_data(path, features, targets, test_features, id_col, group_col)
+    dataset = _load_data(path, features, targets, test_features, id_col, group_col, "PATH")
     summary = describe(dataset)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict(), indent=2) + "\n")

@@ -7,6 +7,9 @@ was expected.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class AutomoaError(Exception):
     """Base class of every error automoa reports to the user."""
@@ -45,3 +48,22 @@ class PruneTrial(AutomoaError):
 
 class DataWarning(UserWarning):
     """Data is usable but suspicious (e.g. a target with no positive); shown to the user."""
+
+
+def check_directory_path(path: str | os.PathLike[str], option: str) -> None:
+    """Refuse a path that cannot become a directory because a file is in the way.
+
+    Args:
+        path: a directory to create or use (it or its parents may not exist yet).
+        option: the option that gave it (``--workdir``), for the message.
+
+    Raises:
+        ConfigError: ``path`` or one of its parents is an existing file.
+    """
+    current = Path(path)
+    for candidate in (current, *current.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "is a file" if candidate == current else f"is under the file {candidate}"
+                raise ConfigError(f"{option} {path}: {where}; expected a directory")
+            return

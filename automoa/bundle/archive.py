@@ -10,8 +10,6 @@ only automoa's own classes are ever constructed: loading an archive cannot run c
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from automoa.atomic import atomic_write
 from automoa.exceptions import AutomoaError, BundleError
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
@@ -81,15 +80,8 @@ def save_fold_models(
         )
     spec = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, **info, "folds": folds}
     arrays[_SPEC_KEY] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez_compressed(out, allow_pickle=False, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as out:
+        np.savez_compressed(out, allow_pickle=False, **arrays)
 
 
 def load_fold_models(path: str | Path) -> tuple[dict[str, Any], list[FoldModel]]:

@@ -34,7 +34,7 @@ from automoa import __version__
 from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
 from automoa.data.dataset import Dataset
-from automoa.exceptions import BundleError, ConfigError, StudyError
+from automoa.exceptions import BundleError, ConfigError, StudyError, check_directory_path
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
 from automoa.search.ensembling import EnsembleReport, stored_combiner, stored_ensemble
@@ -179,6 +179,7 @@ def export_bundle(
         )
     combiner = stored_combiner(study, location)
     out = Path(out)
+    check_directory_path(out.parent, "--out")
     _check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))

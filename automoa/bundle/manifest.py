@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from automoa.atomic import atomic_write
 from automoa.exceptions import BundleError
 
 FORMAT = "automoa-bundle"
@@ -47,15 +46,9 @@ def file_entries(root: Path, names: list[str]) -> dict[str, dict[str, Any]]:
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Seal ``manifest`` with its own hash and write it to ``root/manifest.json`` atomically."""
     sealed = {**manifest, _SELF_HASH: hashlib.sha256(_canonical(manifest)).hexdigest()}
-    handle, tmp = tempfile.mkstemp(dir=root, prefix=f".{MANIFEST}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(sealed, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, root / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(root / MANIFEST, "w") as out:
+        json.dump(sealed, out, indent=2, sort_keys=True)
+        out.write("\n")
 
 
 def _inside(root: Path, name: str) -> Path:
@@ -81,6 +74,10 @@ def read_verified(root: str | Path) -> dict[str, Any]:
     """
     root = Path(root)
     path = root / MANIFEST
+    if root.is_file():
+        raise BundleError(
+            f"{root}: is a file; expected the bundle directory written by automoa export"
+        )
     if not root.is_dir():
         raise BundleError(f"{root}: bundle directory not found")
     if not path.is_file():

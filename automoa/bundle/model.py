@@ -86,10 +86,17 @@ class ExportedModel:
                 f"X: expected shape (n, {len(self.feature_names)}), got {tuple(X.shape)}"
             )
         member_preds = []
-        for fold_models in self.members:
+        for member, fold_models in zip(self.manifest["members"], self.members, strict=True):
             total = np.zeros((X.shape[0], len(self.target_names)), dtype=np.float64)
             for fitted in fold_models:
-                total += fitted.predict_proba(X)
+                pred = fitted.predict_proba(X)
+                if pred.shape != total.shape:
+                    raise BundleError(
+                        f"{self.path}: member trial {member.get('trial')} predicts "
+                        f"{pred.shape[1]} targets but the manifest lists "
+                        f"{len(self.target_names)}; the bundle is inconsistent"
+                    )
+                total += pred
             member_preds.append((total / len(fold_models)).astype(np.float32))
         return self.combiner.combine(member_preds, known_negative)
 

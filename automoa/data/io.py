@@ -415,7 +415,8 @@ def load(
             raise v.data_error(f"{directory}: data directory not found")
         if not directory.is_dir():
             raise v.data_error(
-                f"{directory}: is a file; expected a data directory (or pass targets= too)"
+                f"{directory}: is a file; expected a data directory (or a features file with a "
+                "targets file)"
             )
         src = _sources_from_directory(directory)
         dataset = _assemble(

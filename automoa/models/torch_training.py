@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from automoa.exceptions import BudgetExhausted
+from automoa.threads import THREADS_ENV, worker_threads  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from automoa.losses import LossFn
@@ -39,19 +39,7 @@ if TYPE_CHECKING:
 SCHEDULERS = ("onecycle", "plateau", "constant")
 PRECISIONS = ("auto", "float32", "bfloat16")
 #: Environment variable giving a worker its share of the cores (set by multi-worker runs).
-THREADS_ENV = "AUTOMOA_WORKER_THREADS"
 _PREDICT_BATCH = 4096
-
-
-def worker_threads() -> int:
-    """Threads for one worker: ``$AUTOMOA_WORKER_THREADS``, else the cores this process may use."""
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(1, os.cpu_count() or 1)
 
 
 @contextlib.contextmanager

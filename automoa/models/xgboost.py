@@ -22,6 +22,7 @@ from automoa.exceptions import BudgetExhausted, ConfigError
 from automoa.metrics import prior_probabilities
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.registry import register
+from automoa.threads import worker_threads
 
 MULTI_STRATEGIES = ("one_output_per_tree", "multi_output_tree")
 
@@ -96,7 +97,7 @@ class XGBoostFamily(ModelFamily):
         multi_strategy: ``one_output_per_tree`` or ``multi_output_tree``.
         early_stopping_rounds: rounds without validation improvement before stopping.
         max_bin: histogram bins per feature.
-        n_jobs: threads (0: xgboost's default, all cores).
+        n_jobs: threads (0: the worker's share of the cores, see :mod:`automoa.threads`).
     """
 
     name = "xgboost"
@@ -172,8 +173,8 @@ class XGBoostFamily(ModelFamily):
             "seed": seed,
             "device": "cuda" if device == "cuda" else "cpu",
         }
-        if p["n_jobs"]:
-            booster_params["nthread"] = p["n_jobs"]
+        # 0: this worker's share of the cores (not xgboost's default of all of them).
+        booster_params["nthread"] = p["n_jobs"] or worker_threads()
         train = xgb.DMatrix(X, label=Y.astype(np.float32))
         evals, early = [], None
         if X_valid is not None and Y_valid is not None and len(X_valid):

@@ -7,7 +7,6 @@ leaves a half-written artifact that a reader could take for a whole one.
 from __future__ import annotations
 
 import io
-import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from automoa.atomic import atomic_write
 
 if TYPE_CHECKING:
     from automoa.search.objective import FoldModel
@@ -30,18 +31,9 @@ class AtomicFileSystemArtifactStore(FileSystemArtifactStore):
         self.base_path = Path(base_path)
 
     def write(self, artifact_id: str, content_body: BinaryIO) -> None:
-        final_path = self._get_filepath(artifact_id)
-        fd, tmp_name = tempfile.mkstemp(dir=final_path.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                while chunk := content_body.read(1 << 20):
-                    tmp.write(chunk)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, final_path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        with atomic_write(self._get_filepath(artifact_id)) as out:
+            while chunk := content_body.read(1 << 20):
+                out.write(chunk)
 
 
 def save_array(

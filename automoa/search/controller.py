@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,11 @@ from automoa.search.artifacts import (
     save_array,
     save_fold_models_artifact,
 )
+from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.deadline import Deadline
-from automoa.search.objective import TrialStopped, evaluate
+from automoa.search.objective import TrialStopped, data_key, evaluate
 from automoa.search.pruning import MarginPercentilePruner
+from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import SearchSpace, bind_data, default_params, sample, start_params
 
@@ -61,6 +65,11 @@ class SearchOutcome:
     cache_stats: CacheStats
     #: the study's ensemble, when the search built one (:mod:`automoa.search.ensembling`)
     ensemble: Any = None
+
+
+#: Under the artifact directory (which every worker of a study can reach): per-fold results of
+#: running trials (:mod:`automoa.search.checkpoints`).
+CHECKPOINT_DIRNAME = "folds"
 
 
 def package_versions() -> dict[str, str]:
@@ -123,9 +132,12 @@ class _Objective:
         device: str,
         cache: StepCache | None = None,
         keep_models: bool = False,
+        checkpoint_dir: Path | None = None,
     ) -> None:
         self.cache = cache
         self.keep_models = keep_models
+        self.checkpoint_dir = checkpoint_dir
+        self.data_key = data_key(dataset)
         self.dataset = dataset
         self.meta = meta
         self.space = space
@@ -146,18 +158,31 @@ class _Objective:
             trial.report(mean_loss, fold)
             return trial.should_prune()
 
-        result = evaluate(
-            config,
-            self.dataset,
-            self.meta.folds,
-            deadline=self.deadline,
-            reporter=report,
-            seed=self.seed,
-            device=self.device,
-            expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
-            cache=self.cache,
-            keep_models=self.keep_models,
-        )
+        checkpoints = None
+        if self.checkpoint_dir is not None:
+            checkpoints = FoldCheckpoints.for_trial(
+                self.checkpoint_dir, self.data_key, self.meta.folds, config, self.seed
+            )
+        try:
+            result = evaluate(
+                config,
+                self.dataset,
+                self.meta.folds,
+                deadline=self.deadline,
+                reporter=report,
+                seed=self.seed,
+                device=self.device,
+                expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
+                cache=self.cache,
+                keep_models=self.keep_models,
+                checkpoints=checkpoints,
+            )
+        except BaseException:
+            # The outcome (pruned, failed, interrupted) is recorded: no retry will need the
+            # folds. Only a killed worker leaves them behind, for the retry of its trial.
+            if checkpoints is not None:
+                checkpoints.clear()
+            raise
         trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
         if self.keep_models:
             info = {"trial": trial.number, "config": config.to_dict(), "seed": self.seed}
@@ -173,6 +198,8 @@ class _Objective:
         trial.set_user_attr("fit_seconds", float(sum(result.fold_seconds)))
         trial.set_user_attr("cv_std", result.fold_std)
         trial.set_user_attr("versions", self.versions)
+        if checkpoints is not None:
+            checkpoints.clear()  # the artifacts hold the result now
         return result.cv_score
 
 
@@ -194,6 +221,36 @@ def _enqueue_first_trials(study: optuna.Study, space: SearchSpace) -> None:
         study.enqueue_trial(default_params(space, family), skip_if_exists=True)
 
 
+#: Sampler seed offset between workers of one study.
+WORKER_SEED_STRIDE = 7919
+
+
+def prepare_study(
+    dataset: Dataset,
+    location: StudyLocation,
+    space: SearchSpace,
+    n_splits: int,
+    seed: int,
+) -> tuple[optuna.Study, StudyMeta, bool, SearchSpace]:
+    """Open (or create and set up) the study: bound space, folds, prior, first trials queued.
+
+    Returns:
+        ``(study, meta, created, bound space)``.
+    """
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    check_n_splits(n_splits, dataset.n_rows)
+    # Data-dependent bounds (e.g. PCA components) are fixed before the study sees the space.
+    n_train_rows = int(dataset.trainable_mask.sum()) * (n_splits - 1) // n_splits
+    n_aux_labels = 0 if dataset.Y_aux is None else int((dataset.Y_aux.sum(axis=0) > 0).sum())
+    space = bind_data(space, dataset.feature_names, n_train_rows, n_aux_labels)
+    study, meta, created = open_study(
+        location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
+    )
+    if created:
+        _enqueue_first_trials(study, space)
+    return study, meta, created, space
+
+
 def run_search(
     dataset: Dataset,
     location: StudyLocation,
@@ -207,6 +264,8 @@ def run_search(
     on_start: Callable[[StudyMeta, int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     keep_models: bool = False,
+    total_trials: int | None = None,
+    worker: int = 0,
 ) -> SearchOutcome:
     """Search pipelines for ``dataset`` until the budget or the trial count is spent.
 
@@ -230,26 +289,20 @@ def run_search(
         on_trial: called after every trial.
         keep_models: save every complete trial's fitted fold models as an artifact (export
             then ships them instead of re-training; costs disk space).
+        total_trials: stop once the study holds this many started trials (all workers
+            together; workers sharing a study use it for a common trial count).
+        worker: this worker's index among those sharing the study (offsets the sampler seed).
 
     Returns:
         The outcome.
     """
     deadline = Deadline(budget_seconds)
     started = time.perf_counter()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    check_n_splits(n_splits, dataset.n_rows)
-    # Data-dependent bounds (e.g. PCA components) are fixed before the study sees the space.
-    n_train_rows = int(dataset.trainable_mask.sum()) * (n_splits - 1) // n_splits
-    n_aux_labels = 0 if dataset.Y_aux is None else int((dataset.Y_aux.sum(axis=0) > 0).sum())
-    space = bind_data(space, dataset.feature_names, n_train_rows, n_aux_labels)
-    study, meta, created = open_study(
-        location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
-    )
+    study, meta, created, space = prepare_study(dataset, location, space, n_splits, seed)
     n_existing = len(study.get_trials(deepcopy=False))
-    # The sampler's seed depends on the trial count, known only once the study is open.
-    study.sampler = make_sampler(seed, n_existing)
-    if created:
-        _enqueue_first_trials(study, space)
+    # The sampler's seed depends on the trial count, known only once the study is open, and on
+    # the worker, so that workers sharing a study do not draw the same configurations.
+    study.sampler = make_sampler(seed + WORKER_SEED_STRIDE * worker, n_existing)
     if on_start is not None:
         on_start(meta, n_existing)
 
@@ -264,6 +317,7 @@ def run_search(
         device,
         cache,
         keep_models,
+        Path(location.artifacts_dir) / CHECKPOINT_DIRNAME,
     )
     trials_run = 0
     budget_prunes = 0
@@ -273,15 +327,23 @@ def run_search(
         if max_trials is not None and trials_run >= max_trials:
             stopped_by = "trials"
             break
+        if total_trials is not None and started_trials(study) >= total_trials:
+            stopped_by = "trials"
+            break
         if deadline.expired():
             break
-        trial = study.ask()
+        fail_dead_trials(study)  # re-queues the trials of workers that died
+        with warnings.catch_warnings():
+            # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
+            warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
+            trial = study.ask()
         trial_started = time.perf_counter()
         state = optuna.trial.TrialState.COMPLETE
         value: float | None = None
         reason: str | None = None
         try:
-            value = objective(trial)
+            with Heartbeat(study._storage, trial._trial_id):
+                value = objective(trial)
         except TrialStopped as stop:
             state, reason = optuna.trial.TrialState.PRUNED, stop.reason
             trial.set_user_attr("fold_scores", stop.fold_scores)
@@ -291,12 +353,16 @@ def run_search(
         except Exception as exc:  # a failing pipeline must not end the search
             state, reason = optuna.trial.TrialState.FAIL, f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - trial_started
-        trial.set_user_attr("seconds", seconds)
-        if reason is not None:
-            trial.set_user_attr(
-                "failure_reason" if state.name == "FAIL" else "prune_reason", reason
-            )
-        study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+        # UpdateFinishedTrialError: another worker took this trial for dead (no heartbeat
+        # within the grace period) and failed it; its retry redoes it.
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            trial.set_user_attr("seconds", seconds)
+            if reason is not None:
+                trial.set_user_attr(
+                    "failure_reason" if state.name == "FAIL" else "prune_reason", reason
+                )
+            complete = state == optuna.trial.TrialState.COMPLETE
+            study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
         trials_run += 1
         if value is not None and (best is None or value < best):
             best = value
@@ -322,6 +388,12 @@ def run_search(
     return SearchOutcome(
         study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats
     )
+
+
+def started_trials(study: optuna.Study) -> int:
+    """Trials started so far (every state except WAITING)."""
+    waiting = optuna.trial.TrialState.WAITING
+    return sum(t.state != waiting for t in study.get_trials(deepcopy=False))
 
 
 def best_value(study: optuna.Study) -> float | None:

@@ -23,7 +23,6 @@ declares them all-negative, so no estimate is needed to keep that.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ import optuna
 import pandas as pd
 from optuna.artifacts import upload_artifact
 
+from automoa.atomic import atomic_write
 from automoa.combiner import Combiner
 from automoa.data.dataset import Dataset
 from automoa.ensemble import SCREEN_STRIDE, honest_evaluation, select
@@ -354,14 +354,8 @@ def write_predictions(
     frame = pd.DataFrame(proba, columns=list(target_names))
     frame.insert(0, id_name, ids)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as out:
-            frame.to_csv(out, index=False, float_format="%.8g")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", newline="") as out:
+        frame.to_csv(out, index=False, float_format="%.8g")
 
 
 def stored_ensemble(study: optuna.Study) -> EnsembleReport | None:

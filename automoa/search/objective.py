@@ -17,6 +17,7 @@ from automoa.models.base import FittedModel
 from automoa.models.registry import get_family
 from automoa.preprocessing.cache import StepCache, fold_key
 from automoa.preprocessing.chain import FittedChain, prepare_fold
+from automoa.search.checkpoints import FoldCheckpoints, FoldRecord
 from automoa.search.deadline import Deadline
 from automoa.spaces.config import PipelineConfig
 
@@ -73,12 +74,64 @@ class TrialResult:
         return float(np.std(self.fold_scores))
 
 
-def _data_key(dataset: Dataset) -> str:
+def data_key(dataset: Dataset) -> str:
     """The fingerprint plus the test features (cached entries hold transformed test rows)."""
     digest = hashlib.sha256(dataset.fingerprint.encode())
     if dataset.X_test is not None:
         digest.update(np.ascontiguousarray(dataset.X_test).tobytes())
     return digest.hexdigest()
+
+
+def _fit_fold(
+    config: PipelineConfig,
+    dataset: Dataset,
+    train_idx: np.ndarray,
+    scored_valid: np.ndarray,
+    *,
+    fold_seed: int,
+    deadline: Deadline | None,
+    device: str,
+    test_fit_rows: np.ndarray | None,
+    cache: StepCache | None,
+    cache_key: str,
+    fold_scores: list[float],
+) -> tuple[FoldRecord, FoldModel]:
+    """Fit one fold's chain and model on its training rows; predict its validation and test rows."""
+    started = time.perf_counter()
+    try:
+        prepared = prepare_fold(
+            config.preprocessing,
+            dataset.X[train_idx],
+            dataset.Y[train_idx],
+            dataset.X[scored_valid],
+            dataset.X_test,
+            dataset.feature_names,
+            seed=fold_seed,
+            test_fit_rows=test_fit_rows,
+            cache=cache,
+            fold_key=None
+            if cache is None
+            else fold_key(cache_key, train_idx, scored_valid, fold_seed),
+        )
+        model = get_family(config.family)(**config.model_params).fit(
+            prepared.X_train,
+            prepared.Y_train,
+            X_valid=prepared.X_valid,
+            Y_valid=dataset.Y[scored_valid],
+            deadline=deadline,
+            seed=fold_seed,
+            device=device,
+            loss=config.loss,
+            Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
+        )
+    except BudgetExhausted as exc:
+        raise TrialStopped(f"budget: {exc}", fold_scores) from exc
+    except PruneTrial as exc:
+        raise TrialStopped(str(exc), fold_scores) from exc
+    oof_rows = model.predict_proba(prepared.X_valid)
+    test = None if prepared.X_test is None else model.predict_proba(prepared.X_test)
+    record = FoldRecord(oof_rows, test, time.perf_counter() - started)
+    return record, FoldModel(prepared.chain, model)
 
 
 def evaluate(
@@ -93,6 +146,7 @@ def evaluate(
     expected_fold_seconds: float = 0.0,
     keep_models: bool = False,
     cache: StepCache | None = None,
+    checkpoints: FoldCheckpoints | None = None,
 ) -> TrialResult:
     """Cross-validate ``config`` on the shared folds.
 
@@ -114,6 +168,9 @@ def evaluate(
         keep_models: keep the fitted fold models in the result.
         cache: fitted preprocessing prefixes shared across trials (see
             :class:`~automoa.preprocessing.StepCache`).
+        checkpoints: where each finished fold's predictions are saved, and where folds
+            finished by an earlier attempt of the same pipeline are read back instead of
+            refitted (not with ``keep_models``, which needs the fitted models).
 
     Returns:
         The trial result.
@@ -122,7 +179,7 @@ def evaluate(
         TrialStopped: pruned by the reporter, out of budget, or a configuration that cannot run
             on this data (e.g. a variance threshold that removes every column).
     """
-    family = get_family(config.family)
+    get_family(config.family)  # an unknown family fails before any fold is fitted
     n_splits = int(fold_of.max()) + 1
     trainable = dataset.trainable_mask
     oof = np.zeros(dataset.Y.shape, dtype=np.float32)
@@ -134,57 +191,46 @@ def evaluate(
     fold_models: list[FoldModel] = []
     # Known-negative test rows are never fitted on, even by transductive steps.
     test_fit_rows = None if dataset.test_known_negative is None else ~dataset.test_known_negative
-    data_key = _data_key(dataset) if cache is not None else ""
+    cache_key = data_key(dataset) if cache is not None else ""
 
     for fold in range(n_splits):
-        # A fold starts only if every remaining fold can finish: a partial CV is never scored.
-        needed = max([expected_fold_seconds, *fold_seconds]) * (n_splits - fold)
-        if deadline is not None and not deadline.can_fit(needed):
-            raise TrialStopped(
-                f"budget: folds {fold}-{n_splits - 1} need ~{needed:.1f}s, "
-                f"{max(deadline.remaining(), 0):.1f}s left",
-                fold_scores,
-            )
-        started = time.perf_counter()
         train_idx, valid_idx = fold_indices(fold_of, fold)
         train_idx = train_idx[trainable[train_idx]]
         scored_valid = valid_idx[trainable[valid_idx]]
-        try:
-            prepared = prepare_fold(
-                config.preprocessing,
-                dataset.X[train_idx],
-                dataset.Y[train_idx],
-                dataset.X[scored_valid],
-                dataset.X_test,
-                dataset.feature_names,
-                seed=seed + fold,
+        record = None
+        if checkpoints is not None and not keep_models:
+            record = checkpoints.load(fold, scored_valid.size, dataset.n_labels)
+        if record is None:
+            # A fold starts only if every remaining fold can finish: a partial CV is never
+            # scored.
+            needed = max([expected_fold_seconds, *fold_seconds]) * (n_splits - fold)
+            if deadline is not None and not deadline.can_fit(needed):
+                raise TrialStopped(
+                    f"budget: folds {fold}-{n_splits - 1} need ~{needed:.1f}s, "
+                    f"{max(deadline.remaining(), 0):.1f}s left",
+                    fold_scores,
+                )
+            record, fitted = _fit_fold(
+                config,
+                dataset,
+                train_idx,
+                scored_valid,
+                fold_seed=seed + fold,
+                deadline=deadline,
+                device=device,
                 test_fit_rows=test_fit_rows,
                 cache=cache,
-                fold_key=None
-                if cache is None
-                else fold_key(data_key, train_idx, scored_valid, seed + fold),
+                cache_key=cache_key,
+                fold_scores=fold_scores,
             )
-            model = family(**config.model_params).fit(
-                prepared.X_train,
-                prepared.Y_train,
-                X_valid=prepared.X_valid,
-                Y_valid=dataset.Y[scored_valid],
-                deadline=deadline,
-                seed=seed + fold,
-                device=device,
-                loss=config.loss,
-                Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
-            )
-        except BudgetExhausted as exc:
-            raise TrialStopped(f"budget: {exc}", fold_scores) from exc
-        except PruneTrial as exc:
-            raise TrialStopped(str(exc), fold_scores) from exc
-        oof[scored_valid] = model.predict_proba(prepared.X_valid)
-        if test_pred is not None:
-            test_pred += model.predict_proba(prepared.X_test) / n_splits
-        if keep_models:
-            fold_models.append(FoldModel(prepared.chain, model))
-        fold_seconds.append(time.perf_counter() - started)
+            if keep_models:
+                fold_models.append(fitted)
+            if checkpoints is not None:
+                checkpoints.save(fold, record)
+        oof[scored_valid] = record.oof_rows
+        if test_pred is not None and record.test_pred is not None:
+            test_pred += record.test_pred / n_splits
+        fold_seconds.append(record.seconds)
         fold_scores.append(mean_columnwise_log_loss(dataset.Y[valid_idx], oof[valid_idx]))
         if reporter is not None and reporter(fold, float(np.mean(fold_scores))):
             raise TrialStopped(

@@ -7,6 +7,8 @@ changed search space, and reuses its stored folds so all trials stay aligned.
 from __future__ import annotations
 
 import re
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,12 @@ import optuna
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
-from automoa.exceptions import StudyError
+from automoa.exceptions import StudyError, check_directory_path
 from automoa.folds import make_folds
 from automoa.metrics import METRIC_CONVENTION
 from automoa.search.objective import evaluate
-from automoa.spaces import SearchSpace, space_diff
+from automoa.search.storage import make_storage, storage_exists
+from automoa.spaces import SearchSpace, space_changes
 from automoa.spaces.config import PipelineConfig
 
 DEFAULT_WORKDIR = Path("automoa-work")
@@ -29,6 +32,9 @@ ARTIFACTS_DIRNAME = "artifacts"
 CACHE_DIRNAME = "cache"
 PRIOR_CONFIG = PipelineConfig("prior", {"smoothing": 1.0})
 _META_KEY = "automoa"  # study user attribute holding the creation facts
+_CREATING_KEY = "automoa_creating"  # set while the first worker computes them
+#: A set-up marker older than this is from a worker that died during the set-up.
+CREATION_STALE_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -59,28 +65,23 @@ def resolve_location(
         workdir: the run directory (default ``./automoa-work``); holds the SQLite file, the
             artifacts (unless ``storage`` / ``artifacts`` say otherwise) and the preprocessing
             cache.
-        storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``).
+        storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``,
+            ``journal:///...``; see :mod:`automoa.search.storage`).
         artifacts: the artifact directory.
 
     Returns:
         The location.
     """
     workdir = Path(workdir) if workdir is not None else DEFAULT_WORKDIR
+    check_directory_path(workdir, "--workdir")
+    if artifacts is not None:
+        check_directory_path(artifacts, "--artifacts")
     if storage is None:
         storage = f"sqlite:///{(workdir / DB_FILENAME).resolve()}"
     artifacts_dir = Path(artifacts) if artifacts is not None else workdir / ARTIFACTS_DIRNAME
     return StudyLocation(
         storage, study_name, artifacts_dir.resolve(), (workdir / CACHE_DIRNAME).resolve()
     )
-
-
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``; a SQLite file's directory is created if needed."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # A generous lock timeout: the status command may read while a search writes.
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    return optuna.storages.RDBStorage(url)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def study_names(url: str) -> list[str]:
     Raises:
         StudyError: if a SQLite storage file does not exist (nothing is created).
     """
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if not storage_exists(url):
         raise StudyError(f"no study storage at {url} (check --workdir or --storage)")
     summaries = optuna.get_all_study_summaries(make_storage(url), include_best_trial=False)
     return sorted(s.study_name for s in summaries)
@@ -184,17 +185,33 @@ def _check_compatible(
             "use another --study or --workdir"
         )
     if meta.space_hash != space.hash:
-        diff = space_diff(meta.space_json, space.to_json())
+        changes = space_changes(meta.space_json, space.to_json())
         raise StudyError(
             f"study {study_name!r} was created with another search space ({meta.space_name}); "
-            f"resuming with a changed space is refused. Use a new --study, or restore the "
-            f"space. Changes (stored -> given):\n{diff}"
+            f"resuming with a changed space is refused (use a new --study, or restore the "
+            f"space); changes, stored -> given: {changes}"
         )
     if (meta.n_splits, meta.fold_seed) != (n_splits, seed):
         raise StudyError(
             f"study {study_name!r} was created with --folds {meta.n_splits} --seed "
             f"{meta.fold_seed}; got --folds {n_splits} --seed {seed}"
         )
+
+
+def _wait_for_meta(storage: optuna.storages.BaseStorage, study: optuna.Study) -> StudyMeta | None:
+    """The study's creation facts, waiting while another worker is still writing them.
+
+    Returns ``None`` when no worker is setting the study up (no marker, or one older than
+    ``CREATION_STALE_SECONDS``).
+    """
+    while True:
+        attrs = storage.get_study_user_attrs(study._study_id)
+        if _META_KEY in attrs:
+            return StudyMeta.from_attr(attrs[_META_KEY])
+        marker = attrs.get(_CREATING_KEY)
+        if marker is None or time.time() - float(marker["time"]) > CREATION_STALE_SECONDS:
+            return None
+        time.sleep(0.5)
 
 
 def open_study(
@@ -210,7 +227,9 @@ def open_study(
     """Create the study, or load it and check that it matches the data, space and folds.
 
     On creation the folds are computed (group-aware when the data has groups), the constant
-    prior is scored on them, and the space's default configurations are enqueued first.
+    prior is scored on them, and the space's default configurations are enqueued first. When
+    several workers start together, the one whose ``create_study`` succeeds does this and the
+    others wait for its facts (see ``_wait_for_meta``).
 
     Returns:
         ``(study, meta, created)``.
@@ -218,18 +237,26 @@ def open_study(
     Raises:
         StudyError: the study exists but was made on other data, space or folds.
     """
-    study = optuna.create_study(
-        storage=make_storage(location.storage),
-        study_name=location.study_name,
-        direction="minimize",
-        sampler=sampler,
-        pruner=pruner,
-        load_if_exists=True,
-    )
-    if _META_KEY in study.user_attrs:
-        meta = read_meta(study)
-        _check_compatible(meta, location.study_name, dataset, space, n_splits, seed)
-        return study, meta, False
+    storage = make_storage(location.storage)
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=location.study_name,
+            direction="minimize",
+            sampler=sampler,
+            pruner=pruner,
+        )
+        # Workers starting at the same moment wait for this one to finish the set-up.
+        study.set_user_attr(_CREATING_KEY, {"time": time.time(), "host": socket.gethostname()})
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(
+            study_name=location.study_name, storage=storage, sampler=sampler, pruner=pruner
+        )
+        meta = _wait_for_meta(storage, study)
+        if meta is not None:
+            _check_compatible(meta, location.study_name, dataset, space, n_splits, seed)
+            return study, meta, False
+        # No set-up under way (an older run was stopped during it): finish it here.
 
     folds = make_folds(dataset.Y, n_splits=n_splits, seed=seed, groups=dataset.groups)
     prior = evaluate(PRIOR_CONFIG, dataset, folds, seed=seed)

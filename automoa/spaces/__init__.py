@@ -2,7 +2,7 @@
 
 from automoa.spaces.binding import bind_data
 from automoa.spaces.config import PipelineConfig, StepConfig
-from automoa.spaces.diff import space_diff
+from automoa.spaces.diff import space_changes, space_diff
 from automoa.spaces.loader import load_space, shipped_spaces
 from automoa.spaces.sampler import config_from_params, default_params, sample, start_params
 from automoa.spaces.schema import (
@@ -39,6 +39,7 @@ __all__ = [
     "parse_space",
     "sample",
     "shipped_spaces",
+    "space_changes",
     "space_diff",
     "start_params",
 ]

@@ -361,3 +361,15 @@ def test_missing_file_lists_shipped_spaces(tmp_path: Path) -> None:
 def test_space_diff_of_non_json_text_still_works() -> None:
     assert "+b" in space_diff("a", "b")
     assert space_diff("{}", "{ }") == ""
+
+
+def test_space_changes_fit_on_one_line(tmp_path: Path) -> None:
+    from automoa.spaces import space_changes
+
+    old = load_space(write(tmp_path, SPACE, "old.yaml"))
+    new = load_space(write(tmp_path, SPACE.replace("high: 10.0", "high: 5.0"), "new.yaml"))
+    changes = space_changes(old.to_json(), new.to_json())
+    assert "\n" not in changes and changes.endswith(".high: 10.0 -> 5.0")
+    assert space_changes(old.to_json(), old.to_json()) == ""
+    many = space_changes(load_space("fast").to_json(), load_space("default").to_json(), limit=2)
+    assert many.count(";") == 2 and many.endswith("more") and "description" not in many

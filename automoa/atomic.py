@@ -1,0 +1,36 @@
+"""Atomic file writes: write to a temporary file next to the target, flush, then rename.
+
+A reader (or a crash, even kill -9) never sees a half-written file under the final name; an
+interrupted write leaves at most a hidden ``.NAME.*.tmp`` file, which nothing reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; on success it replaces ``path``, else it is removed.
+
+    Args:
+        path: the final file (its directory must exist).
+        mode: ``"wb"`` or ``"w"``.
+        **open_args: passed to :func:`os.fdopen` (e.g. ``newline=""``).
+    """
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode, **open_args) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,189 @@
+"""Optuna storages for automoa studies: SQLite, PostgreSQL (or any RDB URL), journal files.
+
+- ``sqlite:///PATH`` (the default, in the work directory): one machine.
+- ``postgresql://...`` / ``postgresql+psycopg2://...`` (or another SQLAlchemy URL Optuna
+  supports): many workers on many machines; needs ``psycopg2`` (``automoa[postgresql]``).
+- ``journal:///PATH``: Optuna's journal file storage, the no-server alternative on a shared file
+  system (append-only log with file locks).
+
+RDB storages get heartbeats: a worker records one every ``HEARTBEAT_SECONDS`` while a trial
+runs, and a trial whose worker stopped beating for ``GRACE_SECONDS`` (killed, machine lost) is
+failed by the next worker that looks, then re-queued with the same parameters
+(:class:`optuna.storages.RetryHeartbeatStaleTrialCallback`). Optuna's journal storage has no
+heartbeats: there a killed worker's trial stays RUNNING.
+
+Two processes opening a fresh database at the same moment race on creating its tables
+(``alembic_version`` / ``pg_type`` unique violations); :func:`make_storage` retries that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from automoa.exceptions import StudyError, check_directory_path
+
+JOURNAL_PREFIX = "journal:///"
+SQLITE_PREFIX = "sqlite:///"
+#: Seconds between heartbeats of a running trial, and without one before it counts as dead.
+#: The environment variables exist for tests that kill workers.
+HEARTBEAT_SECONDS = int(os.environ.get("AUTOMOA_HEARTBEAT_SECONDS", "30"))
+GRACE_SECONDS = int(os.environ.get("AUTOMOA_GRACE_SECONDS", str(4 * HEARTBEAT_SECONDS)))
+#: A trial whose worker died is retried at most this many times.
+MAX_RETRIES = 3
+_CREATE_ATTEMPTS = 12
+
+
+def _rdb(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats, retrying the table-creation race of fresh databases."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRIES
+                ),
+                **kwargs,  # type: ignore[arg-type]
+            )
+        except DBAPIError as exc:
+            # Another process is creating the same tables (unique violation) or holds the
+            # SQLite write lock: wait a little and look again.
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise StudyError(f"storage {_redact(url)}: cannot be opened ({exc.orig})") from None
+            time.sleep(0.2 + random.random() * 0.8)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _redact(url: str) -> str:
+    """The URL without a password (``user:secret@host`` -> ``user:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; a SQLite or journal file's directory is created if needed.
+
+    Raises:
+        StudyError: an unsupported URL, a database driver that is not installed, or a storage
+            that cannot be reached.
+    """
+    if url.startswith(SQLITE_PREFIX):
+        check_directory_path(Path(url.removeprefix(SQLITE_PREFIX)).parent, "--storage")
+        Path(url.removeprefix(SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+        # A generous lock timeout: the status command may read while searches write.
+        return _rdb(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if url.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path("/" + url.removeprefix(JOURNAL_PREFIX).lstrip("/"))
+        check_directory_path(path.parent, "--storage")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    scheme = url.partition("://")[0]
+    if scheme.startswith("postgresql"):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise StudyError(
+                f"--storage {_redact(url)}: PostgreSQL needs the psycopg2 driver; install it "
+                "with: pip install 'automoa[postgresql]'"
+            ) from None
+    if not scheme or not scheme.startswith(("postgresql", "mysql", "sqlite", "oracle", "mssql")):
+        raise StudyError(
+            f"--storage {_redact(url)}: unsupported storage URL; expected sqlite:///PATH, "
+            "postgresql://USER@HOST:PORT/DB or journal:///PATH"
+        )
+    try:
+        return _rdb(url, engine_kwargs={"pool_pre_ping": True})
+    except StudyError:
+        raise
+    except Exception as exc:  # SQLAlchemy: unreachable host, bad credentials, bad URL
+        raise StudyError(f"--storage {_redact(url)}: cannot be opened ({exc})") from None
+
+
+def storage_exists(url: str) -> bool:
+    """Whether a file-backed storage's file exists (server storages: assumed to)."""
+    if url.startswith(SQLITE_PREFIX):
+        return Path(url.removeprefix(SQLITE_PREFIX)).exists()
+    if url.startswith(JOURNAL_PREFIX):
+        return Path("/" + url.removeprefix(JOURNAL_PREFIX).lstrip("/")).exists()
+    return True
+
+
+def has_heartbeat(storage: optuna.storages.BaseStorage) -> bool:
+    """Whether the storage records heartbeats (RDB storages made by :func:`make_storage`)."""
+    from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+    return isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)
+
+
+class Heartbeat:
+    """Records a running trial's heartbeat every ``HEARTBEAT_SECONDS`` in a background thread.
+
+    A no-op on storages without heartbeats. Use as a context manager around the trial's work.
+    """
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+        self.storage = storage
+        self.trial_id = trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.storage.record_heartbeat(self.trial_id)  # type: ignore[attr-defined]
+            except Exception:  # a lost connection must not kill the trial; the next beat retries
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        if has_heartbeat(self.storage):
+            self.storage.record_heartbeat(self.trial_id)  # type: ignore[attr-defined]
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def fail_dead_trials(study: optuna.Study) -> None:
+    """Fail the trials whose worker died; those that had started are re-queued as they were.
+
+    A worker killed between creating a trial and its first heartbeat (while the sampler runs)
+    leaves a RUNNING trial that Optuna never sees as stale: such a trial, older than the grace
+    period and not even sampled yet (no ``family``), is failed here too (nothing to retry).
+    """
+    if not has_heartbeat(study._storage):
+        return
+    optuna.storages.fail_stale_trials(study)
+    now = datetime.now()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if "family" in trial.user_attrs or started is None:
+            continue
+        if (now - started).total_seconds() > GRACE_SECONDS:
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                study._storage.set_trial_user_attr(
+                    trial._trial_id, "failure_reason", "its worker died before sampling it"
+                )
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)

@@ -1,0 +1,200 @@
+"""Several worker processes on one study (``automoa search --workers N``).
+
+The parent opens (or creates and sets up) the study first, so that the workers never race on
+creating the storage or the study; then it starts N processes, each running the ordinary search
+loop on the same study with its share of the cores (:mod:`automoa.threads`) and its own sampler
+seed, and reports their trials as they finish. Every worker stops at the same wall-clock
+deadline; a common trial count is shared through the study itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from automoa.data.dataset import Dataset
+from automoa.exceptions import AutomoaError, StudyError
+from automoa.preprocessing.cache import CacheStats
+from automoa.search.controller import (
+    SearchOutcome,
+    TrialEvent,
+    best_value,
+    prepare_study,
+    run_search,
+    started_trials,
+)
+from automoa.search.study import StudyLocation, StudyMeta
+from automoa.spaces import SearchSpace
+from automoa.threads import worker_environment
+
+#: Seconds between two looks of the parent at the study (progress lines).
+POLL_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the processes started in the block (spawn copies them)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _worker(
+    index: int,
+    dataset: Dataset,
+    location: StudyLocation,
+    space_json: str,
+    deadline_epoch: float,
+    options: dict[str, Any],
+    errors: Any,
+) -> None:
+    """One worker process: the search loop until the common deadline."""
+    try:
+        run_search(
+            dataset,
+            location,
+            SearchSpace.from_json(space_json),
+            budget_seconds=max(0.0, deadline_epoch - time.time()),
+            worker=index,
+            **options,
+        )
+    except KeyboardInterrupt:
+        pass  # the running trial is recorded as interrupted by the loop itself
+    except AutomoaError as exc:
+        errors.put(str(exc))
+    except Exception as exc:  # reported by the parent, which exits with an error
+        errors.put(f"worker {index}: {type(exc).__name__}: {exc}")
+
+
+def _event(trial: optuna.trial.FrozenTrial, best: float | None) -> TrialEvent:
+    reason = trial.user_attrs.get("failure_reason") or trial.user_attrs.get("prune_reason")
+    return TrialEvent(
+        trial.number,
+        trial.state.name,
+        trial.user_attrs.get("family", "?"),
+        trial.value,
+        float(trial.user_attrs.get("seconds", 0.0)),
+        reason,
+        best,
+    )
+
+
+def _report(
+    study: optuna.Study, seen: set[int], on_trial: Callable[[TrialEvent], None] | None
+) -> int:
+    """Report trials finished since the last look; returns how many."""
+    new = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state.is_finished() and t.number not in seen
+    ]
+    for trial in sorted(new, key=lambda t: t.number):
+        seen.add(trial.number)
+        if on_trial is not None:
+            on_trial(_event(trial, best_value(study)))
+    return len(new)
+
+
+def run_workers(
+    dataset: Dataset,
+    location: StudyLocation,
+    space: SearchSpace,
+    *,
+    n_workers: int,
+    budget_seconds: float,
+    n_splits: int = 5,
+    seed: int = 0,
+    device: str = "cpu",
+    max_trials: int | None = None,
+    keep_models: bool = False,
+    on_start: Callable[[StudyMeta, int], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+) -> SearchOutcome:
+    """Search with ``n_workers`` processes on one study until the budget or trial count is spent.
+
+    Args:
+        dataset: the data.
+        location: the study's storage and artifact directory (every worker reaches them).
+        space: the search space.
+        n_workers: worker processes (each gets ``cores // n_workers`` threads).
+        budget_seconds: wall clock for the whole call.
+        n_splits: folds (fixed at study creation).
+        seed: the study seed.
+        device: passed to the families.
+        max_trials: new trials for all workers together.
+        keep_models: keep every complete trial's fold models.
+        on_start: called once with the study facts and its number of existing trials.
+        on_trial: called for every trial that finishes, in the parent.
+
+    Returns:
+        The outcome (``trials_run`` counts every worker's trials).
+
+    Raises:
+        StudyError: a worker failed before any trial could run.
+    """
+    started = time.perf_counter()
+    deadline_epoch = time.time() + budget_seconds
+    study, meta, created, _ = prepare_study(dataset, location, space, n_splits, seed)
+    n_existing = len(study.get_trials(deepcopy=False))
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    if on_start is not None:
+        on_start(meta, n_existing)
+    total = None if max_trials is None else started_trials(study) + max_trials
+    options = {
+        "n_splits": n_splits,
+        "seed": seed,
+        "device": device,
+        "keep_models": keep_models,
+        "total_trials": total,
+    }
+    context = multiprocessing.get_context("spawn")
+    errors = context.Queue()
+    processes = []
+    Path(location.artifacts_dir).mkdir(parents=True, exist_ok=True)
+    with _environment(worker_environment(n_workers)):
+        for index in range(n_workers):
+            process = context.Process(
+                target=_worker,
+                args=(index, dataset, location, space.to_json(), deadline_epoch, options, errors),
+                name=f"automoa-worker-{index}",
+            )
+            process.start()
+            processes.append(process)
+    trials_run, interrupted = 0, False
+    try:
+        while any(p.is_alive() for p in processes):
+            time.sleep(POLL_SECONDS)
+            trials_run += _report(study, seen, on_trial)
+    except KeyboardInterrupt:
+        interrupted = True  # the workers got the same signal and finish their trial's record
+    for process in processes:
+        process.join()
+    trials_run += _report(study, seen, on_trial)
+    messages = []
+    while not errors.empty():
+        messages.append(errors.get())
+    if messages and trials_run == 0:
+        raise StudyError(messages[0])
+    if interrupted:
+        stopped_by = "interrupted"
+    elif total is not None and started_trials(study) >= total:
+        stopped_by = "trials"
+    else:
+        stopped_by = "budget"
+    return SearchOutcome(
+        study, meta, created, trials_run, stopped_by, time.perf_counter() - started, CacheStats()
+    )

@@ -1,0 +1,42 @@
+"""How many threads one automoa worker may use.
+
+Several workers on one machine (``automoa search --workers N``) each get a share of the cores
+through ``AUTOMOA_WORKER_THREADS``; torch, xgboost and BLAS read it from here, so the workers do
+not oversubscribe the CPU (measured: a 2-thread torch fit runs ~25x slower when another
+process competes for its cores).
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS_ENV = "AUTOMOA_WORKER_THREADS"
+#: Thread-count variables of the native libraries, set for each worker process.
+NATIVE_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_threads() -> int:
+    """Threads for one worker: ``$AUTOMOA_WORKER_THREADS``, else the cores this process may use."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return available_cores()
+
+
+def worker_environment(n_workers: int, cores: int | None = None) -> dict[str, str]:
+    """Environment variables giving one of ``n_workers`` workers its share of the cores."""
+    share = max(1, (cores or available_cores()) // max(1, n_workers))
+    return {THREADS_ENV: str(share), **{name: str(share) for name in NATIVE_THREAD_VARIABLES}}

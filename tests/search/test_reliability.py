@@ -1,0 +1,140 @@
+"""Crash safety: storages, heartbeats and retries of dead workers' trials, per-fold checkpoints."""
+
+import sys
+import time
+
+import numpy as np
+import optuna
+import pytest
+
+import automoa
+from automoa.data.dataset import Dataset
+from automoa.exceptions import StudyError
+from automoa.folds import make_folds
+from automoa.search import objective as objective_module
+from automoa.search import storage as storage_module
+from automoa.search.checkpoints import FoldCheckpoints
+from automoa.search.objective import data_key, evaluate
+from automoa.search.study import read_meta
+from automoa.spaces import SearchSpace, sample
+from automoa.spaces.config import PipelineConfig
+
+
+def _dataset(n=200):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    Y = (X[:, :2] + 0.7 * rng.normal(size=(n, 2)) > 0.9).astype(np.uint8)
+    return Dataset(
+        X=X,
+        Y=Y,
+        feature_names=tuple(f"f{i}" for i in range(5)),
+        target_names=("a", "b"),
+        ids=np.array([f"r{i}" for i in range(n)]),
+        X_test=rng.normal(size=(20, 5)).astype(np.float32),
+        test_ids=np.array([f"t{i}" for i in range(20)]),
+        name="rel",
+        fingerprint="e" * 64,
+    )
+
+
+def test_journal_storage_runs_a_study(tmp_path):
+    url = f"journal:///{tmp_path}/logs/study.log"
+    outcome = automoa.search(
+        _dataset(), budget="1m", space="fast", storage=url, workdir=tmp_path, max_trials=2
+    )
+    assert (tmp_path / "logs" / "study.log").is_file()
+    assert sum(t.value is not None for t in outcome.study.trials) == 2
+    again = automoa.open_study("rel", storage=url)
+    assert len(again.trials) == len(outcome.study.trials)
+
+
+def test_storage_urls_are_checked_and_passwords_never_shown(monkeypatch):
+    with pytest.raises(StudyError, match="unsupported storage URL"):
+        storage_module.make_storage("mongodb://user:secret@host/db")
+    with pytest.raises(StudyError) as caught:
+        storage_module.make_storage("mongodb://user:secret@host/db")
+    assert "secret" not in str(caught.value) and "user:***@host" in str(caught.value)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)  # not installed
+    with pytest.raises(StudyError, match=r"automoa\[postgresql\]"):
+        storage_module.make_storage("postgresql://u:pw@127.0.0.1:1/db")
+
+
+def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_module, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(storage_module, "GRACE_SECONDS", 2)
+    data = _dataset()
+    automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=1)
+    storage = storage_module.make_storage(f"sqlite:///{tmp_path / 'automoa.db'}")
+    study = optuna.load_study(study_name="rel", storage=storage)
+    # A worker that started a trial and died: one heartbeat, then silence.
+    dead = study.ask()  # takes the next queued start, as a worker would
+    sample(dead, SearchSpace.from_json(read_meta(study).space_json))  # and samples it
+    storage.record_heartbeat(dead._trial_id)
+    time.sleep(3)
+    # The retry is queued after the starts still waiting; enough trials to reach it.
+    waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in study.trials)
+    outcome = automoa.search(
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=waiting + 1
+    )
+    trials = {t.number: t for t in outcome.study.trials}
+    assert trials[dead.number].state == optuna.trial.TrialState.FAIL
+    retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(retries) == 1
+    assert retries[0].params == trials[dead.number].params and retries[0].params
+    assert retries[0].state == optuna.trial.TrialState.COMPLETE  # the next worker ran it
+
+
+class _Killed(BaseException):
+    """Stands for the worker dying (no cleanup runs)."""
+
+
+def test_a_retried_trial_recomputes_only_its_missing_folds(tmp_path, monkeypatch):
+    data = _dataset()
+    folds = make_folds(data.Y, n_splits=4, seed=0)
+    config = PipelineConfig("linear", {"C": 0.1})
+    reference = evaluate(config, data, folds)
+    checkpoints = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=0)
+
+    def die_after_two(fold, _loss):
+        if fold == 1:
+            raise _Killed
+        return False
+
+    with pytest.raises(_Killed):
+        evaluate(config, data, folds, reporter=die_after_two, checkpoints=checkpoints)
+    assert sorted(p.name for p in checkpoints.directory.iterdir()) == [
+        "fold-00.npz",
+        "fold-01.npz",
+    ]
+    fitted = []
+    real_fit = objective_module._fit_fold
+    monkeypatch.setattr(
+        objective_module,
+        "_fit_fold",
+        lambda *a, **k: fitted.append(k["fold_seed"]) or real_fit(*a, **k),
+    )
+    resumed = evaluate(config, data, folds, checkpoints=checkpoints)
+    assert fitted == [2, 3]  # folds 0 and 1 were read back, not refitted
+    np.testing.assert_array_equal(resumed.oof, reference.oof)
+    np.testing.assert_array_equal(resumed.test_pred, reference.test_pred)
+    assert resumed.fold_scores == reference.fold_scores
+    # Another pipeline or seed never reads them.
+    other = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=1)
+    assert other.directory != checkpoints.directory
+
+
+def test_a_damaged_checkpoint_is_recomputed(tmp_path):
+    data = _dataset()
+    folds = make_folds(data.Y, n_splits=3, seed=0)
+    config = PipelineConfig("linear", {"C": 0.1})
+    checkpoints = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=0)
+    first = evaluate(config, data, folds, checkpoints=checkpoints)
+    (checkpoints.directory / "fold-01.npz").write_bytes(b"half a file")
+    again = evaluate(config, data, folds, checkpoints=checkpoints)
+    np.testing.assert_array_equal(first.oof, again.oof)
+
+
+def test_completed_trials_leave_no_checkpoints(tmp_path):
+    automoa.search(_dataset(), budget="1m", space="fast", workdir=tmp_path, max_trials=2)
+    folds_dir = tmp_path / "artifacts" / "folds"
+    assert not folds_dir.exists() or not any(folds_dir.iterdir())
