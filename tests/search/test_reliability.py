@@ -138,3 +138,31 @@ def test_completed_trials_leave_no_checkpoints(tmp_path):
     automoa.search(_dataset(), budget="1m", space="fast", workdir=tmp_path, max_trials=2)
     folds_dir = tmp_path / "artifacts" / "folds"
     assert not folds_dir.exists() or not any(folds_dir.iterdir())
+
+
+_SLOW_WRITER = """
+import sys, time
+from pathlib import Path
+from automoa.atomic import atomic_write
+with atomic_write(Path(sys.argv[1])) as out:
+    for _ in range(1000):
+        out.write(b"x" * 65536)
+        out.flush()
+        time.sleep(0.01)
+"""
+
+
+def test_kill_9_during_a_write_leaves_no_file_under_its_name(tmp_path):
+    import signal
+    import subprocess
+
+    target = tmp_path / "oof.npy"
+    process = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(target)])
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size > 0 for p in tmp_path.glob(".oof.npy.*.tmp")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # in the middle of the write
+    process.wait()
+    assert not target.exists()  # readers never see a partial file under the real name
+    assert len(list(tmp_path.glob(".oof.npy.*.tmp"))) == 1  # only a hidden leftover
