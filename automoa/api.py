@@ -66,12 +66,16 @@ def load_data(
     test_features: str | Path | None = None,
     id_col: str | None = None,
     group_col: str | None = None,
+    data_option: str = "--data",
 ) -> Dataset:
-    """A :class:`Dataset` from a directory, explicit files, ``bundled:NAME``, or as is."""
+    """A :class:`Dataset` from a directory, explicit files, ``bundled:NAME``, or as is.
+
+    ``data_option`` names the data argument in the error when none is given.
+    """
     if isinstance(data, Dataset):
         return data
     if data is None and (features is None or targets is None):
-        raise ConfigError("--data: give a data directory, or both --features and --targets")
+        raise ConfigError(f"{data_option}: give a data directory, or both --features and --targets")
     return load(
         data,
         features=features,

@@ -21,7 +21,7 @@ except ImportError:  # older typer: click itself
     from click import exceptions as click_exceptions
 
 from automoa import api
-from automoa.exceptions import AutomoaError, ConfigError
+from automoa.exceptions import AutomoaError
 from automoa.report.leaderboard import leaderboard, status
 
 
@@ -66,8 +66,6 @@ EXIT_INTERRUPTED = 130
 
 def _load_data(data, features, targets, test_features, id_col, group_col, data_name="--data"):
     """The dataset named by the file options shared by the commands that read data."""
-    if data is None and (features is None or targets is None):
-        raise ConfigError(f"{data_name}: give a data directory, or both --features and --targets")
     return api.load_data(
         data,
         features=features,
@@ -75,6 +73,7 @@ def _load_data(data, features, targets, test_features, id_col, group_col, data_n
         test_features=test_features,
         id_col=id_col,
         group_col=group_col,
+        data_option=data_name,
     )
 
 

@@ -3,8 +3,7 @@
 Each case runs one ``automoa`` command through typer's CliRunner and checks: exit code 2, exactly
 one non-empty output line, starting with ``error:`` and naming what is at fault (``expect``), no
 traceback, and no file under the case's directory or the corpus changed (sha256 and mtime), nor
-any file added to them. Cases with ``known_issue`` are strict xfails: they document a problem
-that still exists and start failing once it is fixed.
+any file added to them.
 """
 
 from __future__ import annotations
@@ -29,13 +28,7 @@ MANIFEST = "manifest.json"
 
 
 def _params() -> list[Any]:
-    params = []
-    for case in CASES:
-        marks = []
-        if case.get("known_issue"):
-            marks.append(pytest.mark.xfail(strict=True, reason=case["known_issue"]))
-        params.append(pytest.param(case, id=case["id"], marks=marks))
-    return params
+    return [pytest.param(case, id=case["id"]) for case in CASES]
 
 
 # -- a valid study and bundle, made once -----------------------------------------------------------
@@ -207,7 +200,7 @@ def test_bad_input_gives_one_error_line(case, tmp_path, monkeypatch, exported):
 def test_corpus_is_large_and_well_formed():
     ids = [case["id"] for case in CASES]
     assert len(ids) >= 35 and len(set(ids)) == len(ids)
-    allowed = {"id", "command", "setup", "expect", "expect_re", "known_issue"}
+    allowed = {"id", "command", "setup", "expect", "expect_re"}
     for case in CASES:
         assert set(case) <= allowed and {"id", "command", "expect"} <= set(case), case["id"]
         for step in case.get("setup", []):

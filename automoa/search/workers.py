@@ -25,7 +25,6 @@ from automoa.preprocessing.cache import CacheStats
 from automoa.search.controller import (
     SearchOutcome,
     TrialEvent,
-    best_value,
     prepare_study,
     run_search,
     started_trials,
@@ -97,15 +96,20 @@ def _report(
     study: optuna.Study, seen: set[int], on_trial: Callable[[TrialEvent], None] | None
 ) -> int:
     """Report trials finished since the last look; returns how many."""
-    new = [
-        t
-        for t in study.get_trials(deepcopy=False)
-        if t.state.is_finished() and t.number not in seen
-    ]
-    for trial in sorted(new, key=lambda t: t.number):
+    trials = study.get_trials(deepcopy=False)  # one query per look
+    new = sorted(
+        (t for t in trials if t.state.is_finished() and t.number not in seen),
+        key=lambda t: t.number,
+    )
+    complete = optuna.trial.TrialState.COMPLETE
+    # The best value as each new trial finished: the seen trials', then running.
+    best = min((t.value for t in trials if t.number in seen and t.state == complete), default=None)
+    for trial in new:
         seen.add(trial.number)
+        if trial.state == complete and (best is None or trial.value < best):
+            best = trial.value
         if on_trial is not None:
-            on_trial(_event(trial, best_value(study)))
+            on_trial(_event(trial, best))
     return len(new)
 
 
