@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import optuna
@@ -23,9 +25,11 @@ from automoa.search.ensembling import (
     submission_path,
 )
 from automoa.search.study import (
+    SearchRun,
     StudyLocation,
     StudyMeta,
     load_existing,
+    record_run,
     resolve_location,
     study_name_for,
     study_names,
@@ -131,12 +135,15 @@ def search(
         workers: worker processes on this machine sharing the study, each with its share of
             the cores (more machines: start the same search on each with a shared
             ``storage`` and ``artifacts``).
-        artifacts: the artifact directory (default ``WORKDIR/artifacts``); workers on several
-            machines need one they all reach (a shared file system).
+        artifacts: the artifact directory (default ``WORKDIR/artifacts``) or an object-store
+            URL (``s3://BUCKET/PREFIX``, ``gs://BUCKET/PREFIX``); workers on several machines
+            need one they all reach.
 
     Returns:
         The outcome, with the study.
     """
+    started_at = datetime.now(timezone.utc)
+    clock = time.perf_counter()
     budget_seconds = parse_duration(budget)
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
@@ -148,6 +155,7 @@ def search(
     )
     if workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    location.open_artifacts()  # a bad --artifacts fails before the study is touched
     options = {
         "budget_seconds": budget_seconds - reserve,
         "n_splits": folds,
@@ -165,16 +173,27 @@ def search(
     if dataset.load_spec is not None:
         # Where the data is, so that export can find it without --data.
         outcome.study.set_user_attr(DATA_ATTR, dataset.load_spec)
-    if not ensemble or outcome.stopped_by == "interrupted" or best_value(outcome.study) is None:
-        return outcome
-    report = build_ensemble(
+    if ensemble and outcome.stopped_by != "interrupted" and best_value(outcome.study) is not None:
+        report = build_ensemble(
+            outcome.study,
+            location,
+            dataset,
+            submission_path=submission_path(location),
+            seconds=max(reserve, budget_seconds - outcome.seconds),
+        )
+        outcome = dataclasses.replace(outcome, ensemble=report)
+    record_run(
         outcome.study,
-        location,
-        dataset,
-        submission_path=submission_path(location),
-        seconds=max(reserve, budget_seconds - outcome.seconds),
+        SearchRun(
+            started=started_at.isoformat(timespec="seconds"),
+            budget_seconds=budget_seconds,
+            seconds=time.perf_counter() - clock,
+            stopped_by=outcome.stopped_by,
+            workers=workers,
+            trials_run=outcome.trials_run,
+        ),
     )
-    return dataclasses.replace(outcome, ensemble=report)
+    return outcome
 
 
 def ensemble(

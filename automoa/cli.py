@@ -129,10 +129,11 @@ StorageOpt = Annotated[
     typer.Option("--storage", help="Optuna storage URL (overrides the workdir's SQLite)."),
 ]
 ArtifactsOpt = Annotated[
-    Path | None,
+    str | None,  # not a Path: it would turn s3://bucket into s3:/bucket
     typer.Option(
         "--artifacts",
-        help="Artifact directory, shared by every worker [default: WORKDIR/artifacts].",
+        help="Where artifacts go, reachable by every worker: a directory, s3://BUCKET/PREFIX "
+        "or gs://BUCKET/PREFIX [default: WORKDIR/artifacts].",
     ),
 ]
 StudyOpt = Annotated[

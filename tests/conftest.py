@@ -1,4 +1,5 @@
-"""Shared fixtures: a throw-away PostgreSQL server for the tests that need one (``postgres_url``).
+"""Shared fixtures: a throw-away PostgreSQL server for the tests that need one (``postgres_url``),
+and a local S3-compatible server with one bucket (``s3_bucket``).
 
 Uses ``$AUTOMOA_TEST_POSTGRES_URL`` when set; otherwise starts a private cluster from the
 installed server binaries (``initdb`` + ``pg_ctl``, as the ``postgres`` user when running as
@@ -121,3 +122,28 @@ def postgres_server():
 def postgres_url(postgres_server):
     """A fresh, empty database on the test server."""
     return create_database(postgres_server, f"automoa_test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture(scope="session")
+def s3_bucket() -> Iterator[str]:
+    """A bucket on moto's S3 server on 127.0.0.1; yields its name.
+
+    The server speaks the S3 HTTP API, so boto3 in this process and in worker processes reaches
+    it as it would a real bucket (``AWS_ENDPOINT_URL``, as for MinIO).
+    """
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+            patch.delenv(name, raising=False)
+        boto3.client("s3").create_bucket(Bucket="automoa-test")
+        yield "automoa-test"
+    server.stop()

@@ -3,6 +3,7 @@ import pytest
 import automoa
 from automoa.api import resolve_device
 from automoa.exceptions import ConfigError, StudyError
+from automoa.search.study import search_runs
 
 
 def test_public_api_search_open_study_leaderboard(tmp_path):
@@ -25,6 +26,18 @@ def test_open_study_needs_a_name_when_there_are_several(tmp_path):
         automoa.search(data, budget="1m", space="fast", workdir=tmp_path, study=name, max_trials=1)
     with pytest.raises(StudyError, match=r"name one of the studies in .*: a, b"):
         automoa.open_study(workdir=tmp_path)
+
+
+def test_every_search_invocation_is_recorded_with_its_budget(tmp_path):
+    data = automoa.datasets.load_yeast()
+    automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=1)
+    automoa.search(data, budget="90s", space="fast", workdir=tmp_path, max_trials=2)
+    runs = search_runs(automoa.open_study(workdir=tmp_path))
+    assert [(r.budget_seconds, r.trials_run, r.stopped_by, r.workers) for r in runs] == [
+        (60.0, 1, "trials", 1),
+        (90.0, 2, "trials", 1),
+    ]
+    assert runs[0].started <= runs[1].started and all(0 < r.seconds < 90 for r in runs)
 
 
 def test_devices():

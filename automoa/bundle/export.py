@@ -37,6 +37,7 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, StudyError, check_directory_path
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
+from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.ensembling import EnsembleReport, stored_combiner, stored_ensemble
 from automoa.search.objective import FoldModel, evaluate
 from automoa.search.study import StudyLocation, read_meta_for
@@ -209,10 +210,10 @@ def export_bundle(
     return report
 
 
-def _kept_models(trial: optuna.trial.FrozenTrial, artifacts: Path) -> Path | None:
-    """The fold-model archive the search kept for ``trial``, if any."""
+def _kept_models(trial: optuna.trial.FrozenTrial, artifacts: StudyArtifacts) -> Path | None:
+    """The fold-model archive the search kept for ``trial``, if any (as a local file)."""
     artifact = trial.user_attrs.get("models_artifact")
-    return artifacts / artifact if artifact and (artifacts / artifact).is_file() else None
+    return artifacts.local_path(artifact) if artifact else None
 
 
 def _export_members(
@@ -227,7 +228,7 @@ def _export_members(
     progress: ExportProgress | None,
 ) -> list[tuple[ExportedMember, str]]:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    artifacts = Path(location.artifacts_dir)
+    artifacts = location.open_artifacts()
     n_folds = int(fold_of.max()) + 1
     to_train = [n for n in ensemble.members if _kept_models(trials[n], artifacts) is None]
     total, done = n_folds * len(to_train), 0
@@ -291,7 +292,7 @@ def export_member(
         BundleError: the shipped models do not reproduce the recorded OOF.
     """
     started = time.perf_counter()
-    artifacts = Path(location.artifacts_dir)
+    artifacts = location.open_artifacts()
     config = PipelineConfig.from_dict(trial.user_attrs["config"])
     seed = int(trial.user_attrs.get("seed", 0))
     kept = _kept_models(trial, artifacts)
@@ -319,7 +320,12 @@ def export_member(
         save_fold_models(path, result.fold_models, info)
         source = "retrained"
     _, fold_models = load_fold_models(path)  # check what is shipped, as it will be loaded
-    recorded = np.load(artifacts / trial.user_attrs["oof_artifact"], mmap_mode="r")
+    recorded_path = artifacts.local_path(trial.user_attrs["oof_artifact"])
+    if recorded_path is None:
+        raise BundleError(
+            f"trial {trial.number}: its out-of-fold artifact is missing from {artifacts.spec}"
+        )
+    recorded = np.load(recorded_path, mmap_mode="r")
     diff = parity(fold_models, dataset, fold_of, recorded)
     if not diff <= tolerance:
         raise BundleError(

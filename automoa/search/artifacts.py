@@ -1,7 +1,7 @@
-"""Trial artifacts (OOF and test prediction matrices) through Optuna's artifact store.
+"""Trial artifacts (OOF and test prediction matrices, fold models) in Optuna's artifact store.
 
-Writes are atomic: the file appears under its final name only once complete, so a crash never
-leaves a half-written artifact that a reader could take for a whole one.
+The store is any of :mod:`automoa.search.artifact_store`'s (a directory or an object store);
+writes never leave a half-written artifact that a reader could take for a whole one.
 """
 
 from __future__ import annotations
@@ -10,34 +10,18 @@ import io
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
-
-from automoa.atomic import atomic_write
+from optuna.artifacts import upload_artifact
 
 if TYPE_CHECKING:
     from automoa.search.objective import FoldModel
 
 
-class AtomicFileSystemArtifactStore(FileSystemArtifactStore):
-    """Optuna's file-system artifact store with write-to-temp-then-rename writes."""
-
-    def __init__(self, base_path: str | Path) -> None:
-        Path(base_path).mkdir(parents=True, exist_ok=True)
-        super().__init__(base_path)
-        self.base_path = Path(base_path)
-
-    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
-        with atomic_write(self._get_filepath(artifact_id)) as out:
-            while chunk := content_body.read(1 << 20):
-                out.write(chunk)
-
-
 def save_array(
-    store: AtomicFileSystemArtifactStore,
+    store: Any,
     trial: optuna.Trial,
     array: np.ndarray,
     name: str,
@@ -55,7 +39,7 @@ def save_array(
 
 
 def save_fold_models_artifact(
-    store: AtomicFileSystemArtifactStore,
+    store: Any,
     trial: optuna.Trial,
     fold_models: Sequence[FoldModel],
     info: Mapping[str, Any],
@@ -74,7 +58,7 @@ def save_fold_models_artifact(
         )
 
 
-def load_array(store: AtomicFileSystemArtifactStore, artifact_id: str) -> np.ndarray:
+def load_array(store: Any, artifact_id: str) -> np.ndarray:
     """Load a ``.npy`` artifact saved by :func:`save_array`."""
     with store.open_reader(artifact_id) as reader:
         return np.load(io.BytesIO(reader.read()), allow_pickle=False)

@@ -4,23 +4,27 @@ A trial whose worker dies is re-queued with the same parameters (see
 :mod:`automoa.search.storage`); its retry finds the folds already done here and recomputes only
 the missing ones. A fold's file holds its out-of-fold rows, its test predictions and its
 duration; it is keyed by everything that determines them (data, folds, pipeline, seed), so any
-trial with the same pipeline and seed may reuse it. Files are written atomically (temporary
-file, then rename) and removed once the trial is recorded.
+trial with the same pipeline and seed may reuse it. They live in the study's artifact store
+(``folds/KEY/fold-NN.npz``), so a retry on another machine finds them too; they are written
+whole or not at all and removed once the trial is recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
-import shutil
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from automoa.atomic import atomic_write
+from automoa.search.artifact_store import StudyArtifacts
 from automoa.spaces.config import PipelineConfig
+
+#: Key prefix of the checkpoints in the artifact store.
+CHECKPOINT_PREFIX = "folds"
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,17 @@ class FoldRecord:
 
 
 class FoldCheckpoints:
-    """The per-fold files of one (data, folds, pipeline, seed) in ``root``."""
+    """The per-fold files of one (data, folds, pipeline, seed) in an artifact store."""
 
-    def __init__(self, root: str | Path, key: str) -> None:
-        self.directory = Path(root) / key
+    def __init__(self, artifacts: StudyArtifacts, key: str, n_folds: int) -> None:
+        self.artifacts = artifacts
+        self.key = key
+        self.n_folds = n_folds
 
     @classmethod
     def for_trial(
         cls,
-        root: str | Path,
+        artifacts: StudyArtifacts,
         data_key: str,
         fold_of: np.ndarray,
         config: PipelineConfig,
@@ -52,18 +58,21 @@ class FoldCheckpoints:
         digest.update(np.ascontiguousarray(fold_of, dtype=np.int16).tobytes())
         digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
         digest.update(str(seed).encode())
-        return cls(root, digest.hexdigest()[:32])
+        return cls(artifacts, digest.hexdigest()[:32], int(fold_of.max()) + 1)
 
-    def _path(self, fold: int) -> Path:
-        return self.directory / f"fold-{fold:02d}.npz"
+    def _name(self, fold: int) -> str:
+        return f"{CHECKPOINT_PREFIX}/{self.key}/fold-{fold:02d}.npz"
 
     def load(self, fold: int, n_rows: int, n_labels: int) -> FoldRecord | None:
         """The fold's record, or ``None`` if absent or unreadable (it is then recomputed)."""
-        path = self._path(fold)
-        if not path.is_file():
+        try:
+            content = self.artifacts.read_bytes(self._name(fold))
+        except OSError:
+            return None
+        if content is None:
             return None
         try:
-            with np.load(path, allow_pickle=False) as saved:
+            with np.load(io.BytesIO(content), allow_pickle=False) as saved:
                 oof_rows = saved["oof_rows"]
                 test = saved["test_pred"] if "test_pred" in saved.files else None
                 seconds = float(saved["seconds"])
@@ -74,17 +83,21 @@ class FoldCheckpoints:
         return FoldRecord(oof_rows, test, seconds)
 
     def save(self, fold: int, record: FoldRecord) -> None:
-        """Write the fold's record atomically."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store the fold's record (whole or not at all)."""
         arrays = {
             "oof_rows": record.oof_rows,
             "seconds": np.array(record.seconds),
         }
         if record.test_pred is not None:
             arrays["test_pred"] = record.test_pred
-        with atomic_write(self._path(fold)) as out:
-            np.savez(out, allow_pickle=False, **arrays)
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        self.artifacts.write_bytes(self._name(fold), buffer.getvalue())
 
     def clear(self) -> None:
         """Remove the trial's files (its result is recorded elsewhere now)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
+        for fold in range(self.n_folds):
+            self.artifacts.remove(self._name(fold))
+        if not self.artifacts.remote:  # the emptied directory too
+            with contextlib.suppress(OSError):
+                (self.artifacts.store.base_path / CHECKPOINT_PREFIX / self.key).rmdir()

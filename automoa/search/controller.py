@@ -8,7 +8,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +19,8 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import DataWarning, SearchSpaceError
 from automoa.folds import check_n_splits
 from automoa.preprocessing.cache import CacheStats, StepCache
+from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.artifacts import (
-    AtomicFileSystemArtifactStore,
     save_array,
     save_fold_models_artifact,
 )
@@ -65,11 +64,6 @@ class SearchOutcome:
     cache_stats: CacheStats
     #: the study's ensemble, when the search built one (:mod:`automoa.search.ensembling`)
     ensemble: Any = None
-
-
-#: Under the artifact directory (which every worker of a study can reach): per-fold results of
-#: running trials (:mod:`automoa.search.checkpoints`).
-CHECKPOINT_DIRNAME = "folds"
 
 
 def package_versions() -> dict[str, str]:
@@ -126,22 +120,23 @@ class _Objective:
         dataset: Dataset,
         meta: StudyMeta,
         space: SearchSpace,
-        store: AtomicFileSystemArtifactStore,
+        artifacts: StudyArtifacts,
         deadline: Deadline,
         seed: int,
         device: str,
         cache: StepCache | None = None,
         keep_models: bool = False,
-        checkpoint_dir: Path | None = None,
+        checkpoints: bool = True,
     ) -> None:
         self.cache = cache
         self.keep_models = keep_models
-        self.checkpoint_dir = checkpoint_dir
+        self.checkpoints = checkpoints
         self.data_key = data_key(dataset)
         self.dataset = dataset
         self.meta = meta
         self.space = space
-        self.store = store
+        self.artifacts = artifacts
+        self.store = artifacts.store
         self.deadline = deadline
         self.seed = seed
         self.device = device
@@ -159,9 +154,9 @@ class _Objective:
             return trial.should_prune()
 
         checkpoints = None
-        if self.checkpoint_dir is not None:
+        if self.checkpoints:
             checkpoints = FoldCheckpoints.for_trial(
-                self.checkpoint_dir, self.data_key, self.meta.folds, config, self.seed
+                self.artifacts, self.data_key, self.meta.folds, config, self.seed
             )
         try:
             result = evaluate(
@@ -311,13 +306,12 @@ def run_search(
         dataset,
         meta,
         space,
-        AtomicFileSystemArtifactStore(location.artifacts_dir),
+        location.open_artifacts(),
         deadline,
         seed,
         device,
         cache,
         keep_models,
-        Path(location.artifacts_dir) / CHECKPOINT_DIRNAME,
     )
     trials_run = 0
     budget_prunes = 0

@@ -41,7 +41,7 @@ from automoa.ensemble import SCREEN_STRIDE, honest_evaluation, select
 from automoa.exceptions import StudyError
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.postprocess import Clip, honest_clip
-from automoa.search.artifacts import AtomicFileSystemArtifactStore
+from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.study import StudyLocation, read_meta_for
 from automoa.stacking import Stacker, fit_stacker, honest_stacking
 
@@ -136,20 +136,28 @@ class EnsembleReport:
         return asdict(self)
 
 
-def _candidates(study: optuna.Study, artifacts_dir: Path) -> list[optuna.trial.FrozenTrial]:
+def _candidates(
+    study: optuna.Study, artifacts: StudyArtifacts
+) -> list[tuple[optuna.trial.FrozenTrial, Path]]:
+    """The best complete trials whose OOF artifact is present, with its local file."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    usable = [
-        t
-        for t in complete
-        if t.user_attrs.get("oof_artifact")
-        and (artifacts_dir / t.user_attrs["oof_artifact"]).exists()
-    ]
-    return sorted(usable, key=lambda t: (t.value, t.number))[:MAX_CANDIDATES]
+    ranked = sorted(
+        (t for t in complete if t.user_attrs.get("oof_artifact")),
+        key=lambda t: (t.value, t.number),
+    )
+    usable = []
+    for trial in ranked:  # best first, so an object store downloads only what is used
+        path = artifacts.local_path(trial.user_attrs["oof_artifact"])
+        if path is not None:
+            usable.append((trial, path))
+            if len(usable) == MAX_CANDIDATES:
+                break
+    return usable
 
 
-def _load(artifacts_dir: Path, artifact_id: str) -> np.ndarray:
+def _load(path: Path) -> np.ndarray:
     # .npy artifacts written by save_array: memory-mapped, so only touched pages are read.
-    return np.load(artifacts_dir / artifact_id, mmap_mode="r", allow_pickle=False)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def build_ensemble(
@@ -188,16 +196,18 @@ def build_ensemble(
     """
     started = time.perf_counter()
     meta = read_meta_for(study, dataset)
-    artifacts_dir = Path(location.artifacts_dir)
-    trials = _candidates(study, artifacts_dir)
-    if not trials:
+    artifacts = location.open_artifacts()
+    candidates = _candidates(study, artifacts)
+    if not candidates:
         raise StudyError(f"study {study.study_name!r} has no complete trial to ensemble yet")
     fold_of = np.asarray(meta.folds)
     n_folds = int(np.max(fold_of)) + 1
     if seconds is not None:
         share = SELECTION_SHARE * seconds
-        trials = trials[: affordable_candidates(share, *dataset.Y.shape, n_folds, max_iterations)]
-    oofs = [_load(artifacts_dir, t.user_attrs["oof_artifact"]) for t in trials]
+        affordable = affordable_candidates(share, *dataset.Y.shape, n_folds, max_iterations)
+        candidates = candidates[:affordable]
+    trials = [trial for trial, _ in candidates]
+    oofs = [_load(path) for _, path in candidates]
     kn = dataset.known_negative
     options = {
         "max_iterations": max_iterations,
@@ -277,11 +287,12 @@ def build_ensemble(
         stages=stages,
     )
     if stacker is not None:
-        report.stacker_artifact = _save_stacker(study, location, stacker)
+        report.stacker_artifact = _save_stacker(study, artifacts, stacker)
     if submission_path is not None and dataset.X_test is not None:
         tests = [t.user_attrs.get("test_artifact") for t in members]
-        if all(tests):
-            preds = [_load(artifacts_dir, a) for a in tests]
+        paths = [artifacts.local_path(a) if a else None for a in tests]
+        if all(p is not None for p in paths):
+            preds = [_load(p) for p in paths]
             blend = combiner.combine(preds, dataset.test_known_negative)
             write_submission(submission_path, dataset, blend)
             report.submission = str(submission_path)
@@ -299,13 +310,12 @@ def _stage(stage: str, score: float | None, kept: bool, note: str) -> dict[str, 
     }
 
 
-def _save_stacker(study: optuna.Study, location: StudyLocation, stacker: Stacker) -> str:
-    store = AtomicFileSystemArtifactStore(location.artifacts_dir)
+def _save_stacker(study: optuna.Study, artifacts: StudyArtifacts, stacker: Stacker) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stacker.npz"
         np.savez(path, allow_pickle=False, **stacker.to_arrays())
         return upload_artifact(
-            artifact_store=store,
+            artifact_store=artifacts.store,
             file_path=str(path),
             study_or_trial=study,
             mimetype="application/x-npz",
@@ -323,9 +333,13 @@ def stored_combiner(study: optuna.Study, location: StudyLocation) -> Combiner:
         raise StudyError(f"study {study.study_name!r} has no ensemble yet")
     stacker = None
     if report.stacker_artifact:
-        path = Path(location.artifacts_dir) / report.stacker_artifact
-        if not path.is_file():
-            raise StudyError(f"study {study.study_name!r}: stacker artifact {path} is missing")
+        artifacts = location.open_artifacts()
+        path = artifacts.local_path(report.stacker_artifact)
+        if path is None:
+            raise StudyError(
+                f"study {study.study_name!r}: stacker artifact {report.stacker_artifact} is "
+                f"missing from {artifacts.spec}"
+            )
         with np.load(path, allow_pickle=False) as arrays:
             stacker = Stacker.from_arrays({k: arrays[k] for k in arrays.files})
     clip = None if report.clip is None else Clip.from_dict(report.clip)

@@ -6,10 +6,11 @@ changed search space, and reuses its stored folds so all trials stay aligned.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import StudyError, check_directory_path
 from automoa.folds import make_folds
 from automoa.metrics import METRIC_CONVENTION
+from automoa.search.artifact_store import StudyArtifacts, object_store_scheme
 from automoa.search.objective import evaluate
 from automoa.search.storage import make_storage, storage_exists
 from automoa.spaces import SearchSpace, space_changes
@@ -33,18 +35,55 @@ CACHE_DIRNAME = "cache"
 PRIOR_CONFIG = PipelineConfig("prior", {"smoothing": 1.0})
 _META_KEY = "automoa"  # study user attribute holding the creation facts
 _CREATING_KEY = "automoa_creating"  # set while the first worker computes them
+_RUN_PREFIX = "automoa_run:"  # one attribute per search invocation (see record_run)
 #: A set-up marker older than this is from a worker that died during the set-up.
 CREATION_STALE_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
 class StudyLocation:
-    """The storage URL, study name and artifact directory of a study."""
+    """The storage URL, study name and artifact store of a study.
+
+    ``artifacts`` is an absolute directory or an object-store URL
+    (:mod:`automoa.search.artifact_store`); ``cache_dir`` is this machine's cache.
+    """
 
     storage: str
     study_name: str
-    artifacts_dir: Path
+    artifacts: str
     cache_dir: Path
+
+    def open_artifacts(self) -> StudyArtifacts:
+        """The study's artifact store, with local access to its files."""
+        return StudyArtifacts(self.artifacts, self.cache_dir)
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """One ``automoa search`` invocation on a study (one per worker machine or process)."""
+
+    started: str  # ISO 8601, UTC
+    budget_seconds: float
+    seconds: float  # wall time, ensemble included
+    stopped_by: str  # "budget", "trials", "interrupted"
+    workers: int
+    trials_run: int
+
+
+def record_run(study: optuna.Study, run: SearchRun) -> None:
+    """Store ``run`` with the study (its own attribute: concurrent workers never collide)."""
+    key = f"{_RUN_PREFIX}{run.started}:{socket.gethostname()}:{os.getpid()}"
+    study.set_user_attr(key, asdict(run))
+
+
+def search_runs(study: optuna.Study) -> list[SearchRun]:
+    """The study's recorded search invocations, oldest first."""
+    runs = [
+        SearchRun(**value)
+        for key, value in study.user_attrs.items()
+        if key.startswith(_RUN_PREFIX) and isinstance(value, dict)
+    ]
+    return sorted(runs, key=lambda run: run.started)
 
 
 def study_name_for(data_name: str) -> str:
@@ -67,21 +106,22 @@ def resolve_location(
             cache.
         storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``,
             ``journal:///...``; see :mod:`automoa.search.storage`).
-        artifacts: the artifact directory.
+        artifacts: the artifact directory or object-store URL (``s3://BUCKET/PREFIX``,
+            ``gs://BUCKET/PREFIX``).
 
     Returns:
         The location.
     """
     workdir = Path(workdir) if workdir is not None else DEFAULT_WORKDIR
     check_directory_path(workdir, "--workdir")
-    if artifacts is not None:
-        check_directory_path(artifacts, "--artifacts")
     if storage is None:
         storage = f"sqlite:///{(workdir / DB_FILENAME).resolve()}"
-    artifacts_dir = Path(artifacts) if artifacts is not None else workdir / ARTIFACTS_DIRNAME
-    return StudyLocation(
-        storage, study_name, artifacts_dir.resolve(), (workdir / CACHE_DIRNAME).resolve()
-    )
+    if artifacts is None:
+        artifacts = workdir / ARTIFACTS_DIRNAME
+    if object_store_scheme(artifacts) is None:
+        check_directory_path(artifacts, "--artifacts")
+        artifacts = Path(artifacts).resolve()
+    return StudyLocation(storage, study_name, str(artifacts), (workdir / CACHE_DIRNAME).resolve())
 
 
 @dataclass(frozen=True)

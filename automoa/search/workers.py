@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -168,7 +167,6 @@ def run_workers(
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
     processes = []
-    Path(location.artifacts_dir).mkdir(parents=True, exist_ok=True)
     with _environment(worker_environment(n_workers)):
         for index in range(n_workers):
             process = context.Process(

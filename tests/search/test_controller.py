@@ -9,7 +9,8 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import StudyError
 from automoa.models import ModelFamily, register
 from automoa.models.prior import FittedPrior, PriorFamily
-from automoa.search.artifacts import AtomicFileSystemArtifactStore, load_array
+from automoa.search.artifact_store import AtomicFileSystemArtifactStore
+from automoa.search.artifacts import load_array
 from automoa.search.controller import run_search
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space

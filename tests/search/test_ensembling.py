@@ -66,10 +66,10 @@ def test_ensemble_command_rebuilds_the_same_ensemble(tmp_path):
 
 
 def _member_oofs(tmp_path, study, report):
-    from automoa.search.artifacts import AtomicFileSystemArtifactStore, load_array
+    from automoa.search.artifacts import load_array
     from automoa.search.study import resolve_location
 
-    store = AtomicFileSystemArtifactStore(resolve_location("toy", tmp_path).artifacts_dir)
+    store = resolve_location("toy", tmp_path).open_artifacts().store
     trials = {t.number: t for t in study.trials}
     return [load_array(store, trials[n].user_attrs["oof_artifact"]) for n in report.members]
 

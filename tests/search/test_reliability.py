@@ -13,6 +13,7 @@ from automoa.exceptions import StudyError
 from automoa.folds import make_folds
 from automoa.search import objective as objective_module
 from automoa.search import storage as storage_module
+from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.objective import data_key, evaluate
 from automoa.search.study import read_meta
@@ -84,16 +85,32 @@ def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path
     assert retries[0].state == optuna.trial.TrialState.COMPLETE  # the next worker ran it
 
 
+def _artifacts(root):
+    return StudyArtifacts(root, root / "cache")
+
+
 class _Killed(BaseException):
     """Stands for the worker dying (no cleanup runs)."""
 
 
-def test_a_retried_trial_recomputes_only_its_missing_folds(tmp_path, monkeypatch):
+def _fold_names(artifacts, checkpoints):
+    """The checkpoint files present, in a directory or a bucket."""
+    names = [f"fold-{fold:02d}.npz" for fold in range(checkpoints.n_folds)]
+    return [n for n in names if artifacts.read_bytes(f"folds/{checkpoints.key}/{n}") is not None]
+
+
+@pytest.mark.parametrize("store", ["directory", "s3"])
+def test_a_retried_trial_recomputes_only_its_missing_folds(store, tmp_path, monkeypatch, request):
     data = _dataset()
     folds = make_folds(data.Y, n_splits=4, seed=0)
     config = PipelineConfig("linear", {"C": 0.1})
     reference = evaluate(config, data, folds)
-    checkpoints = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=0)
+    if store == "s3":  # a retry on another machine reads them from the bucket
+        bucket = request.getfixturevalue("s3_bucket")
+        artifacts = StudyArtifacts(f"s3://{bucket}/retry", tmp_path / "cache")
+    else:
+        artifacts = _artifacts(tmp_path)
+    checkpoints = FoldCheckpoints.for_trial(artifacts, data_key(data), folds, config, seed=0)
 
     def die_after_two(fold, _loss):
         if fold == 1:
@@ -102,10 +119,7 @@ def test_a_retried_trial_recomputes_only_its_missing_folds(tmp_path, monkeypatch
 
     with pytest.raises(_Killed):
         evaluate(config, data, folds, reporter=die_after_two, checkpoints=checkpoints)
-    assert sorted(p.name for p in checkpoints.directory.iterdir()) == [
-        "fold-00.npz",
-        "fold-01.npz",
-    ]
+    assert _fold_names(artifacts, checkpoints) == ["fold-00.npz", "fold-01.npz"]
     fitted = []
     real_fit = objective_module._fit_fold
     monkeypatch.setattr(
@@ -119,17 +133,21 @@ def test_a_retried_trial_recomputes_only_its_missing_folds(tmp_path, monkeypatch
     np.testing.assert_array_equal(resumed.test_pred, reference.test_pred)
     assert resumed.fold_scores == reference.fold_scores
     # Another pipeline or seed never reads them.
-    other = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=1)
-    assert other.directory != checkpoints.directory
+    other = FoldCheckpoints.for_trial(artifacts, data_key(data), folds, config, seed=1)
+    assert other.key != checkpoints.key
+    checkpoints.clear()
+    assert _fold_names(artifacts, checkpoints) == []
 
 
 def test_a_damaged_checkpoint_is_recomputed(tmp_path):
     data = _dataset()
     folds = make_folds(data.Y, n_splits=3, seed=0)
     config = PipelineConfig("linear", {"C": 0.1})
-    checkpoints = FoldCheckpoints.for_trial(tmp_path, data_key(data), folds, config, seed=0)
+    checkpoints = FoldCheckpoints.for_trial(
+        _artifacts(tmp_path), data_key(data), folds, config, seed=0
+    )
     first = evaluate(config, data, folds, checkpoints=checkpoints)
-    (checkpoints.directory / "fold-01.npz").write_bytes(b"half a file")
+    (tmp_path / "folds" / checkpoints.key / "fold-01.npz").write_bytes(b"half a file")
     again = evaluate(config, data, folds, checkpoints=checkpoints)
     np.testing.assert_array_equal(first.oof, again.oof)
 
