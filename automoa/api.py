@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import optuna
 import pandas as pd
 
+from automoa.benchmark.datasets import default_datasets_dir
+from automoa.benchmark.report import BenchmarkReport
+from automoa.benchmark.runner import ALL_SYSTEMS as ALL_BENCHMARK_SYSTEMS
 from automoa.bundle import ExportReport, export_bundle
 from automoa.bundle import load as load_bundle
 from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
 from automoa.data import Dataset, load
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
+from automoa.report.study_report import ReportFiles, write_report
 from automoa.search.controller import SearchOutcome, TrialEvent, best_value, run_search
 from automoa.search.deadline import parse_duration
 from automoa.search.ensembling import (
@@ -25,6 +29,7 @@ from automoa.search.ensembling import (
     submission_path,
 )
 from automoa.search.study import (
+    DATA_ATTR,
     SearchRun,
     StudyLocation,
     StudyMeta,
@@ -36,6 +41,7 @@ from automoa.search.study import (
 )
 from automoa.search.workers import run_workers
 from automoa.spaces import load_space
+from automoa.threads import available_cores
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -54,7 +60,6 @@ def resolve_device(device: str) -> str:
 
 
 #: Study attribute recording how the study's data was loaded (:attr:`Dataset.load_spec`).
-DATA_ATTR = "automoa_data"
 
 #: The ensemble step keeps 5% of the budget, at most 120 s: at MoA scale about 150 candidates
 #: for greedy selection and its honest estimate, then calibration, stacking and clipping.
@@ -329,6 +334,63 @@ def export(
     )
 
 
+def report(
+    out: str | Path,
+    *,
+    study: str | None = None,
+    workdir: str | Path | None = None,
+    storage: str | None = None,
+    artifacts: str | Path | None = None,
+    data: str | Path | Dataset | None = None,
+    overwrite: bool = False,
+) -> ReportFiles:
+    """Write an HTML + Markdown report of a study, with its plots, into the directory ``out``.
+
+    Works on a study that is still being searched. The per-label sections need the study's
+    data: without ``data`` it is read again from where the search loaded it, and when that
+    fails (moved, deleted, not recorded, changed) the report says so instead of failing.
+
+    Args:
+        out: the report directory (created if missing; other files in it are left alone).
+        study: the study; default the storage's only study.
+        workdir: run directory (default ``./automoa-work``).
+        storage: Optuna storage URL; default a SQLite file in ``workdir``.
+        artifacts: the artifact directory or object-store URL, if not ``WORKDIR/artifacts``.
+        data: the study's data; default re-read from where the search loaded it.
+        overwrite: replace a report already in ``out``.
+
+    Returns:
+        The files written.
+
+    Raises:
+        ConfigError: ``out`` already holds a report and not ``overwrite``.
+        StudyError: no such study, or ``data`` is not the data the study was created on.
+    """
+    from automoa.exceptions import DataError
+    from automoa.search.study import read_meta
+
+    opened = open_study(study, workdir=workdir, storage=storage)
+    location = resolve_location(opened.study_name, workdir, storage, artifacts)
+    dataset: Dataset | None = None
+    note = None
+    if data is not None:
+        dataset = study_data(opened, data)  # data named explicitly: its errors are the user's
+    else:
+        try:
+            dataset = study_data(opened)
+        except (ConfigError, DataError) as exc:
+            note = str(exc)
+        if dataset is not None and dataset.fingerprint != read_meta(opened).fingerprint:
+            note = (
+                f"the data it records ({dataset.name}) has changed since the study was created "
+                "(another fingerprint)"
+            )
+            dataset = None
+    return write_report(
+        opened, out, location=location, dataset=dataset, overwrite=overwrite, data_note=note
+    )
+
+
 def predict(
     model: str | Path, data: str | Path, out: str | Path, *, overwrite: bool = False
 ) -> pd.DataFrame:
@@ -346,3 +408,91 @@ def predict(
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: already exists; choose another file or pass --overwrite")
     return load_bundle(model).predict_file(data, out)
+
+
+#: ``automoa benchmark --quick``: small real datasets, one short budget, no installs.
+QUICK_BENCHMARK = {
+    "datasets": ("emotions", "yeast"),
+    "systems": ("prior", "logreg", "xgboost", "mlp-starter", "automoa"),
+    "budgets": ("30s",),
+    "seeds": (0,),
+}
+#: The full run whose results are committed in ``benchmarks/results/benchmark/``.
+FULL_BENCHMARK = {
+    "datasets": ("yeast", "scene", "emotions", "moa-like-2k", "moa-like-24k"),
+    "systems": ALL_BENCHMARK_SYSTEMS,
+    "budgets": ("1m", "5m", "15m"),
+    "seeds": (0,),
+}
+
+
+def _integer(value: int | str, option: str) -> int:
+    if isinstance(value, int) or str(value).lstrip("-").isdigit():
+        return int(value)
+    raise ConfigError(f"{option}: {value!r} is not an integer")
+
+
+def benchmark(
+    out: str | Path,
+    *,
+    datasets: Sequence[str] | None = None,
+    systems: Sequence[str] | None = None,
+    budgets: Sequence[str | float] | None = None,
+    seeds: Sequence[int | str] | None = None,
+    cores: int | None = None,
+    quick: bool = False,
+    datasets_dir: str | Path | None = None,
+    venvs_dir: str | Path | None = None,
+    outer_folds: int = 5,
+    folds_to_run: int = 1,
+    space: str = "default",
+    on_row: Callable[[dict], None] | None = None,
+) -> BenchmarkReport:
+    """Compare automoa with baselines and other AutoML systems; write results and a report.
+
+    Every option left ``None`` takes its value from :data:`QUICK_BENCHMARK` (``quick``) or
+    :data:`FULL_BENCHMARK`. Results accumulate in ``out/results.csv``: runs already there are
+    skipped, so an interrupted benchmark continues where it stopped.
+
+    Args:
+        out: the results directory.
+        datasets: names (``yeast``, ``scene``, ``emotions``, ``moa-like-2k``,
+            ``moa-like-24k``) or data directories.
+        systems: some of ``prior``, ``logreg``, ``xgboost``, ``mlp-starter``, ``automoa``,
+            ``autogluon``, ``flaml``.
+        budgets: wall-clock budgets for automoa and the AutoML systems (``1m``, ``90s``, ...).
+        seeds: one run per seed.
+        cores: threads every system may use (default: this process's cores).
+        quick: the quick preset.
+        datasets_dir: where yeast, scene and emotions are (default ``$AUTOMOA_DATASETS`` or
+            ``../shared/datasets``; yeast falls back to the bundled copy).
+        venvs_dir: where AutoGluon's and FLAML's virtual environments are made.
+        outer_folds: K of the outer split of datasets without an official test split.
+        folds_to_run: how many outer folds are evaluated.
+        space: automoa's search space.
+        on_row: called with each result row.
+
+    Returns:
+        The report's files.
+    """
+    from automoa.benchmark.report import write_benchmark_report
+    from automoa.benchmark.runner import BenchmarkConfig, run_benchmark
+
+    preset = QUICK_BENCHMARK if quick else FULL_BENCHMARK
+    out = Path(out)
+    check_directory_path(out, "--out")
+    config = BenchmarkConfig(
+        datasets=list(datasets or preset["datasets"]),
+        systems=list(systems or preset["systems"]),
+        budgets=[parse_duration(b) for b in (budgets or preset["budgets"])],
+        seeds=[_integer(s, "--seeds") for s in (seeds if seeds is not None else preset["seeds"])],
+        cores=cores or available_cores(),
+        out=out,
+        datasets_dir=Path(datasets_dir) if datasets_dir else default_datasets_dir(),
+        venvs_dir=Path(venvs_dir) if venvs_dir else None,
+        outer_folds=outer_folds,
+        folds_to_run=folds_to_run,
+        space=space,
+    )
+    run_benchmark(config, on_row=on_row)
+    return write_benchmark_report(out)

@@ -410,6 +410,40 @@ def status_command(
     out.print(line)
 
 
+@app.command("report")
+@user_errors
+def report_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for report.html, report.md and the plots.")
+    ],
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    workdir: WorkdirOpt = None,
+    artifacts: ArtifactsOpt = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="The study's data [default: where the search read it]."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a report already in --out.")
+    ] = False,
+) -> None:
+    """Write a self-contained HTML report of a study (and Markdown + PNG plots)."""
+    files = api.report(
+        out_dir,
+        study=study,
+        workdir=workdir,
+        storage=storage,
+        artifacts=artifacts,
+        data=data,
+        overwrite=overwrite,
+    )
+    out.print(f"report written to {files.html}", markup=False)
+    out.print(f"markdown: {files.markdown}", markup=False)
+    for path in files.plots.values():
+        out.print(f"plot: {path}", markup=False)
+
+
 @data_app.command("check")
 @user_errors
 def data_check_command(
@@ -448,6 +482,97 @@ def make_moa_like_command(
 
     path = make_moa_like(out_dir, rows=rows, targets=targets, seed=seed)
     out.print(f"wrote MoA-like data ({rows} rows, {targets} targets) to {path}")
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command("benchmark")
+@user_errors
+def benchmark_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Results directory (results accumulate there).")
+    ] = Path("automoa-benchmark"),
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="emotions + yeast, 30 s budget, no other AutoML systems."),
+    ] = False,
+    datasets: Annotated[
+        str | None,
+        typer.Option(
+            "--datasets",
+            help="Comma-separated: yeast, scene, emotions, moa-like-2k, moa-like-24k or "
+            "directories [default: all five].",
+        ),
+    ] = None,
+    systems: Annotated[
+        str | None,
+        typer.Option(
+            "--systems",
+            help="Comma-separated: prior, logreg, xgboost, mlp-starter, automoa, autogluon, "
+            "flaml [default: all].",
+        ),
+    ] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option("--budgets", help="Comma-separated budgets [default: 1m,5m,15m]."),
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option("--seeds", help="Comma-separated seeds [default: 0].")
+    ] = None,
+    cores: Annotated[
+        int | None, typer.Option("--cores", help="Threads per system [default: all].")
+    ] = None,
+    datasets_dir: Annotated[
+        Path | None,
+        typer.Option("--datasets-dir", help="Where yeast, scene, emotions are."),
+    ] = None,
+    venvs_dir: Annotated[
+        Path | None,
+        typer.Option("--venvs", help="Where AutoGluon's and FLAML's environments are made."),
+    ] = None,
+    outer_folds: Annotated[
+        int, typer.Option("--outer-folds", help="Outer folds (no official test split).")
+    ] = 5,
+    folds_to_run: Annotated[
+        int, typer.Option("--folds-to-run", help="How many outer folds are evaluated.")
+    ] = 1,
+    space: Annotated[str, typer.Option("--space", help="automoa's search space.")] = "default",
+    report_only: Annotated[
+        bool, typer.Option("--report-only", help="Only rewrite the report from the results.")
+    ] = False,
+) -> None:
+    """Compare automoa with baselines and AutoML systems on held-out rows; write a report."""
+    from automoa.benchmark.report import write_benchmark_report
+
+    def show(row: dict) -> None:
+        what = f"{row['dataset']} [{row['fold']}] {row['system']}"
+        if row["budget_seconds"] is not None:
+            what += f" {row['budget_seconds']:g}s"
+        result = row["failure"] or f"held-out log loss {row['test_log_loss']:.5f}"
+        line = f"{what} seed {row['seed']}: {result} ({row['wall_seconds']:.0f} s)"
+        out.print(line, markup=False)
+
+    if report_only:
+        report = write_benchmark_report(out_dir)
+    else:
+        report = api.benchmark(
+            out_dir,
+            datasets=_names(datasets),
+            systems=_names(systems),
+            budgets=_names(budgets),
+            seeds=_names(seeds),
+            cores=cores,
+            quick=quick,
+            datasets_dir=datasets_dir,
+            venvs_dir=venvs_dir,
+            outer_folds=outer_folds,
+            folds_to_run=folds_to_run,
+            space=space,
+            on_row=show,
+        )
+    out.print(f"report: {report.html} and {report.markdown}")
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ process competes for its cores).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 THREADS_ENV = "AUTOMOA_WORKER_THREADS"
 #: Thread-count variables of the native libraries, set for each worker process.
@@ -40,3 +42,23 @@ def worker_environment(n_workers: int, cores: int | None = None) -> dict[str, st
     """Environment variables giving one of ``n_workers`` workers its share of the cores."""
     share = max(1, (cores or available_cores()) // max(1, n_workers))
     return {THREADS_ENV: str(share), **{name: str(share) for name in NATIVE_THREAD_VARIABLES}}
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables inside the block (processes started there inherit them)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def thread_limit(threads: int) -> contextlib.AbstractContextManager[None]:
+    """automoa's fits, BLAS and OpenMP use ``threads`` threads inside the block."""
+    return environment({name: str(threads) for name in (THREADS_ENV, *NATIVE_THREAD_VARIABLES)})

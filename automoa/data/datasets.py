@@ -20,7 +20,8 @@ __all__ = ["load_yeast", "load_yeast_test_targets", "make_moa_like", "make_moa_l
 _YEAST = "yeast"
 
 
-def _yeast_dir() -> Path:
+def bundled_yeast_dir() -> Path:
+    """The bundled yeast directory (generic layout with the official test split)."""
     # Installed packages are plain directories (no zip imports), so this is a real path.
     return Path(str(files("automoa.data.bundled") / _YEAST))
 
@@ -34,7 +35,7 @@ def load_yeast(include_test: bool = True) -> Dataset:
     Returns:
         The training data as a :class:`Dataset` named ``yeast``.
     """
-    dataset = load(_yeast_dir(), name=_YEAST)
+    dataset = load(bundled_yeast_dir(), name=_YEAST)
     dataset = dataclasses.replace(dataset, source=f"bundled:{_YEAST}")
     if not include_test:
         dataset = dataclasses.replace(dataset, X_test=None, test_ids=None)
@@ -53,7 +54,7 @@ def load_yeast_test_targets(test_ids: np.ndarray | None = None) -> np.ndarray:
     Raises:
         DataError: if a requested id is not a yeast test id.
     """
-    path = _yeast_dir() / "targets_test.csv"
+    path = bundled_yeast_dir() / "targets_test.csv"
     df = pd.read_csv(path, dtype={"id": str})
     ids = df["id"].to_numpy(dtype=str)
     Y = df.drop(columns=["id"]).to_numpy(dtype=np.uint8)

@@ -35,7 +35,10 @@ CACHE_DIRNAME = "cache"
 PRIOR_CONFIG = PipelineConfig("prior", {"smoothing": 1.0})
 _META_KEY = "automoa"  # study user attribute holding the creation facts
 _CREATING_KEY = "automoa_creating"  # set while the first worker computes them
-_RUN_PREFIX = "automoa_run:"  # one attribute per search invocation (see record_run)
+_RUN_PREFIX = "automoa_run:"
+#: Study attribute recording where the study's data was loaded from (so that export and report
+#: find it without --data).
+DATA_ATTR = "automoa_data"  # one attribute per search invocation (see record_run)
 #: A set-up marker older than this is from a worker that died during the set-up.
 CREATION_STALE_SECONDS = 900.0
 

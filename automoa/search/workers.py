@@ -9,11 +9,9 @@ deadline; a common trial count is shared through the study itself.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -30,25 +28,10 @@ from automoa.search.controller import (
 )
 from automoa.search.study import StudyLocation, StudyMeta
 from automoa.spaces import SearchSpace
-from automoa.threads import worker_environment
+from automoa.threads import environment, worker_environment
 
 #: Seconds between two looks of the parent at the study (progress lines).
 POLL_SECONDS = 1.0
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the processes started in the block (spawn copies them)."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _worker(
@@ -167,7 +150,7 @@ def run_workers(
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
     processes = []
-    with _environment(worker_environment(n_workers)):
+    with environment(worker_environment(n_workers)):
         for index in range(n_workers):
             process = context.Process(
                 target=_worker,

@@ -1,0 +1,258 @@
+"""The benchmark protocol (after the AutoML Benchmark): every system on every task and seed.
+
+For each dataset's tasks (official test split, or outer folds), each seed, each system (and
+each budget, for systems that take one), the system runs on the training rows alone with
+``cores`` threads and is scored on the held-out rows. One row per run goes to
+``results.csv`` as soon as the run ends (a benchmark interrupted and started again skips the
+rows already there); ``anytime.csv`` holds the incumbent's held-out loss over time and
+``per_label.csv`` each label's held-out loss. A run that fails is recorded with its reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks
+from automoa.benchmark.external import EXTERNAL_SYSTEMS, run_external
+from automoa.benchmark.systems import (
+    SystemRun,
+    held_out_log_loss,
+    run_automoa,
+    run_logreg,
+    run_mlp_starter,
+    run_prior,
+    run_xgboost,
+)
+from automoa.exceptions import ConfigError
+from automoa.metrics import columnwise_log_loss
+
+#: Systems without a budget: they run once per task and seed.
+FIXED_SYSTEMS: dict[str, Callable[[BenchmarkTask, int, int], SystemRun]] = {
+    "prior": run_prior,
+    "logreg": run_logreg,
+    "xgboost": run_xgboost,
+    "mlp-starter": run_mlp_starter,
+}
+BUDGETED_SYSTEMS = ("automoa", *EXTERNAL_SYSTEMS)
+ALL_SYSTEMS = (*FIXED_SYSTEMS, *BUDGETED_SYSTEMS)
+RESULT_COLUMNS = [
+    "dataset",
+    "fold",
+    "system",
+    "budget_seconds",
+    "seed",
+    "test_log_loss",
+    "cv_log_loss",
+    "wall_seconds",
+    "overrun_seconds",
+    "failure",
+    "notes",
+    "n_train",
+    "n_test",
+    "n_labels",
+    "cores",
+]
+_KEY = ["dataset", "fold", "system", "budget_seconds", "seed"]
+RESULTS, ANYTIME, PER_LABEL = "results.csv", "anytime.csv", "per_label.csv"
+
+
+@dataclass
+class BenchmarkConfig:
+    """What to run.
+
+    Attributes:
+        datasets: names or directories (see :func:`~automoa.benchmark.datasets.benchmark_tasks`).
+        systems: names from :data:`ALL_SYSTEMS`.
+        budgets: wall-clock budgets in seconds, for the systems that take one.
+        seeds: seeds; each system runs once per seed.
+        cores: threads every system may use.
+        out: the results directory.
+        datasets_dir: where the shared datasets are.
+        venvs_dir: where the other AutoML systems' virtual environments are made.
+        outer_folds: K of the outer split (datasets without an official test split).
+        folds_to_run: how many of those K folds are evaluated.
+        space: automoa's search space.
+        keep_workdirs: keep each run's work directory (studies, models) under ``out/runs``.
+    """
+
+    datasets: Sequence[str]
+    systems: Sequence[str]
+    budgets: Sequence[float]
+    seeds: Sequence[int]
+    cores: int
+    out: Path
+    datasets_dir: Path | None = None
+    venvs_dir: Path | None = None
+    outer_folds: int = 5
+    folds_to_run: int = 1
+    space: str = "default"
+    keep_workdirs: bool = False
+    cache_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "automoa-bench")
+
+    def check(self) -> None:
+        """Raise ConfigError on an unknown system or an impossible number."""
+        unknown = [s for s in self.systems if s not in ALL_SYSTEMS]
+        if unknown:
+            known = ", ".join(ALL_SYSTEMS)
+            raise ConfigError(f"--systems: unknown {', '.join(unknown)}; expected some of {known}")
+        if not self.datasets or not self.systems or not self.seeds:
+            raise ConfigError("--datasets, --systems and --seeds must each name at least one")
+        if any(s in BUDGETED_SYSTEMS for s in self.systems) and not self.budgets:
+            raise ConfigError("--budgets: give at least one budget for automoa / AutoML systems")
+        if self.cores < 1 or self.outer_folds < 2 or self.folds_to_run < 1:
+            raise ConfigError("--cores and --folds-to-run must be >= 1, --outer-folds >= 2")
+
+
+def _runs(config: BenchmarkConfig) -> list[tuple[str, float | None]]:
+    runs: list[tuple[str, float | None]] = []
+    for system in config.systems:
+        if system in FIXED_SYSTEMS:
+            runs.append((system, None))
+        else:
+            runs.extend((system, float(b)) for b in config.budgets)
+    return runs
+
+
+def _done_keys(path: Path) -> set[tuple]:
+    if not path.is_file():
+        return set()
+    frame = pd.read_csv(path, dtype={"fold": str})
+    return {_key_of(row) for row in frame[_KEY].itertuples(index=False)}
+
+
+def _key_of(row: Sequence) -> tuple:
+    dataset, fold, system, budget, seed = row
+    budget = None if budget is None or pd.isna(budget) else float(budget)
+    return (str(dataset), str(fold), str(system), budget, int(seed))
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    frame.to_csv(path, mode="a", header=not path.is_file(), index=False)
+
+
+def _run_one(
+    config: BenchmarkConfig,
+    task: BenchmarkTask,
+    system: str,
+    budget: float | None,
+    seed: int,
+    workdir: Path,
+) -> SystemRun:
+    if system in FIXED_SYSTEMS:
+        return FIXED_SYSTEMS[system](task, seed, config.cores)
+    if system == "automoa":
+        return run_automoa(task, seed, config.cores, budget, workdir, config.space)
+    venvs = config.venvs_dir or config.cache_dir / "venvs"
+    return run_external(EXTERNAL_SYSTEMS[system], task, seed, config.cores, budget, workdir, venvs)
+
+
+def run_benchmark(
+    config: BenchmarkConfig, on_row: Callable[[dict], None] | None = None
+) -> pd.DataFrame:
+    """Run every (task, seed, system, budget) not yet in ``out/results.csv``.
+
+    Args:
+        config: what to run.
+        on_row: called with each result row as it is written.
+
+    Returns:
+        All of ``results.csv`` (earlier rows included).
+    """
+    config.check()
+    config.out.mkdir(parents=True, exist_ok=True)
+    results_path = config.out / RESULTS
+    done = _done_keys(results_path)
+    for name in config.datasets:
+        tasks = benchmark_tasks(
+            name,
+            datasets_dir=config.datasets_dir,
+            cache_dir=config.cache_dir,
+            outer_folds=config.outer_folds,
+            folds_to_run=config.folds_to_run,
+        )
+        for task in tasks:
+            for seed in config.seeds:
+                for system, budget in _runs(config):
+                    key = (task.dataset, task.fold, system, budget, int(seed))
+                    if key in done:
+                        continue
+                    row = _evaluate(config, task, system, budget, int(seed))
+                    done.add(key)
+                    if on_row is not None:
+                        on_row(row)
+    return pd.read_csv(results_path, dtype={"fold": str})
+
+
+def _evaluate(
+    config: BenchmarkConfig, task: BenchmarkTask, system: str, budget: float | None, seed: int
+) -> dict:
+    runs_dir = config.out / "runs"
+    label = f"{task.dataset}-{task.fold.replace('/', 'of')}-{system}-{budget or 0:g}-s{seed}"
+    workdir = runs_dir / label
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    row: dict = {
+        "dataset": task.dataset,
+        "fold": task.fold,
+        "system": system,
+        "budget_seconds": budget,
+        "seed": seed,
+        "test_log_loss": np.nan,
+        "cv_log_loss": np.nan,
+        "failure": "",
+        "notes": "",
+        "n_train": int(task.train.n_rows),
+        "n_test": int(task.Y_test.shape[0]),
+        "n_labels": int(task.Y_test.shape[1]),
+        "cores": config.cores,
+    }
+    started = time.perf_counter()
+    try:
+        run = _run_one(config, task, system, budget, seed, workdir)
+    except Exception as exc:  # a system's failure is a result, not the benchmark's end
+        run = None
+        row["failure"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        (workdir / "traceback.txt").write_text(traceback.format_exc())
+    wall = time.perf_counter() - started
+    row["wall_seconds"] = wall
+    row["overrun_seconds"] = max(0.0, wall - budget) if budget is not None else 0.0
+    anytime_rows, label_rows = [], []
+    if run is not None:
+        row["test_log_loss"] = held_out_log_loss(task, run.test_proba)
+        row["cv_log_loss"] = np.nan if run.cv_log_loss is None else run.cv_log_loss
+        row["notes"] = run.notes
+        base = {k: row[k] for k in _KEY}
+        for seconds, proba in [*run.anytime, (wall, run.test_proba)]:
+            loss = held_out_log_loss(task, proba)
+            anytime_rows.append({**base, "seconds": seconds, "test_log_loss": loss})
+        positives = task.train.Y.sum(axis=0)
+        losses = columnwise_log_loss(task.Y_test, run.test_proba)
+        for j, target in enumerate(task.train.target_names):
+            label_rows.append(
+                {
+                    **base,
+                    "label": target,
+                    "train_positives": int(positives[j]),
+                    "test_positives": int(task.Y_test[:, j].sum()),
+                    "test_log_loss": float(losses[j]),
+                }
+            )
+    if not config.keep_workdirs and not row["failure"]:
+        shutil.rmtree(workdir, ignore_errors=True)
+    # Anytime and per-label rows first: a row in results.csv means the run is fully recorded.
+    _append(config.out / ANYTIME, anytime_rows)
+    _append(config.out / PER_LABEL, label_rows)
+    _append(config.out / RESULTS, [{c: row[c] for c in RESULT_COLUMNS}])
+    return row
