@@ -14,6 +14,16 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Files get the permissions ``open()`` would give them (mkstemp's are private, 0600).
+FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; on success it replaces ``path``, else it is removed.
@@ -26,6 +36,8 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterat
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(handle, FILE_MODE)
         with os.fdopen(handle, mode, **open_args) as out:
             yield out
             out.flush()

@@ -843,8 +843,4 @@ def write_report(
     with atomic_write(page, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(render_html(doc))
     order = ("history", "importances", "label_loss", "time")
-    files = ReportFiles(page, markdown, {name: plots[name] for name in order if name in plots})
-    for path in (files.html, files.markdown, *files.plots.values()):
-        # atomic_write's temporary files are private (0600); a report is meant to be shared.
-        path.chmod(0o644)
-    return files
+    return ReportFiles(page, markdown, {name: plots[name] for name in order if name in plots})

@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 import automoa
+from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
 from automoa.exceptions import StudyError
 from automoa.folds import make_folds
@@ -184,3 +185,11 @@ def test_kill_9_during_a_write_leaves_no_file_under_its_name(tmp_path):
     process.wait()
     assert not target.exists()  # readers never see a partial file under the real name
     assert len(list(tmp_path.glob(".oof.npy.*.tmp"))) == 1  # only a hidden leftover
+
+
+def test_atomic_writes_get_the_permissions_open_would_give(tmp_path):
+    with atomic_write(tmp_path / "atomic.txt", "w") as out:
+        out.write("x")
+    (tmp_path / "plain.txt").write_text("x")
+    mode = (tmp_path / "atomic.txt").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.txt").stat().st_mode & 0o777
