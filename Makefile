@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/automoa search --data bundled:yeast --budget 2m --space default --workdir .automoa-demo \
 		--study demo --keep-models
 	$(BIN)/automoa status --workdir .automoa-demo --study demo --limit 5
+	$(BIN)/automoa report --workdir .automoa-demo --study demo --out .automoa-demo/report
 	$(BIN)/automoa export --workdir .automoa-demo --study demo --out .automoa-demo/model
 	$(BIN)/automoa predict --model .automoa-demo/model \
 		--data automoa/data/bundled/yeast/features_test.csv --out .automoa-demo/predictions.csv

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from automoa.benchmark.datasets import default_datasets_dir
+from automoa.benchmark.datasets import default_datasets_dir, shared_available
 from automoa.benchmark.report import BenchmarkReport
 from automoa.benchmark.runner import ALL_SYSTEMS as ALL_BENCHMARK_SYSTEMS
 from automoa.bundle import ExportReport, export_bundle
@@ -463,7 +463,8 @@ def benchmark(
         budgets: wall-clock budgets for automoa and the AutoML systems (``1m``, ``90s``, ...).
         seeds: one run per seed.
         cores: threads every system may use (default: this process's cores).
-        quick: the quick preset.
+        quick: the quick preset (emotions is left out where the shared datasets are not
+            found; yeast is bundled).
         datasets_dir: where yeast, scene and emotions are (default ``$AUTOMOA_DATASETS`` or
             ``../shared/datasets``; yeast falls back to the bundled copy).
         venvs_dir: where AutoGluon's and FLAML's virtual environments are made.
@@ -481,6 +482,9 @@ def benchmark(
     preset = QUICK_BENCHMARK if quick else FULL_BENCHMARK
     out = Path(out)
     check_directory_path(out, "--out")
+    shared_dir = Path(datasets_dir) if datasets_dir else default_datasets_dir()
+    if datasets is None and quick:  # the quick check runs anywhere: yeast is bundled
+        datasets = [name for name in preset["datasets"] if shared_available(name, shared_dir)]
     config = BenchmarkConfig(
         datasets=list(datasets or preset["datasets"]),
         systems=list(systems or preset["systems"]),
@@ -488,7 +492,7 @@ def benchmark(
         seeds=[_integer(s, "--seeds") for s in (seeds if seeds is not None else preset["seeds"])],
         cores=cores or available_cores(),
         out=out,
-        datasets_dir=Path(datasets_dir) if datasets_dir else default_datasets_dir(),
+        datasets_dir=shared_dir,
         venvs_dir=Path(venvs_dir) if venvs_dir else None,
         outer_folds=outer_folds,
         folds_to_run=folds_to_run,

@@ -59,6 +59,11 @@ def default_datasets_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def shared_available(name: str, datasets_dir: Path | None) -> bool:
+    """Whether the shared dataset ``name`` can be loaded (yeast always: it is bundled)."""
+    return name == "yeast" or (datasets_dir is not None and (datasets_dir / name).is_dir())
+
+
 def _subset(data: Dataset, rows: np.ndarray) -> dict[str, object]:
     def take(array: np.ndarray | None) -> np.ndarray | None:
         return None if array is None else array[rows]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from automoa import api
 from automoa.benchmark import external, runner, systems
 from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks, outer_split
 from automoa.benchmark.report import write_benchmark_report
@@ -252,3 +253,28 @@ def test_automoa_runs_within_its_budget_and_reports_anytime_points(tmp_path):
     assert run.anytime and all(s > 0 for s, _ in run.anytime)
     losses = [systems.held_out_log_loss(task, p) for _, p in run.anytime]
     assert np.isfinite(losses).all() and np.isfinite(run.cv_log_loss)
+
+
+@pytest.mark.slow
+def test_quick_preset_runs_every_builtin_system_and_writes_the_report(tmp_path):
+    out = tmp_path / "quick"
+    result = CliRunner().invoke(
+        app, ["benchmark", "--quick", "--datasets", "yeast", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv")
+    assert list(results["system"]) == ["prior", "logreg", "xgboost", "mlp-starter", "automoa"]
+    assert results["failure"].isna().all()
+    automoa_row = results[results["system"] == "automoa"].iloc[0]
+    assert automoa_row["budget_seconds"] == 30 and automoa_row["overrun_seconds"] < 10
+    assert automoa_row["test_log_loss"] < results.set_index("system").loc["prior", "test_log_loss"]
+    assert (out / "report.html").is_file() and (out / "anytime.png").is_file()
+
+
+def test_quick_preset_leaves_out_shared_datasets_it_cannot_find(tmp_path):
+    report = api.benchmark(
+        tmp_path / "out", quick=True, systems=["prior"], datasets_dir=tmp_path / "nothing"
+    )
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(results["dataset"]) == ["yeast"]  # emotions is not there; yeast is bundled
+    assert report.markdown.is_file()

@@ -20,12 +20,8 @@ from automoa import api
 from automoa.cli import app
 from automoa.data import make_moa_like
 from automoa.exceptions import ConfigError, DataError, StudyError
-from automoa.report.study_report import (
-    family_importances,
-    key_params,
-    short_param_name,
-    write_report,
-)
+from automoa.report.study_facts import family_importances, key_params, short_param_name
+from automoa.report.study_report import write_report
 from automoa.search.ensembling import stored_combiner, stored_ensemble
 from automoa.search.study import resolve_location, search_runs
 
