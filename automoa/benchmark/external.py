@@ -54,7 +54,9 @@ EXTERNAL_SYSTEMS = {
             ("autogluon.tabular[lightgbm,catboost,xgboost,fastai]==1.6.*",),
         ),
         "autogluon_runner.py",
-        (("presets", "medium_quality"),),
+        # What the AutoML Benchmark runs AutoGluon with (its most accurate preset: bagging and
+        # stacking that use the time given); medium_quality stops after one pass of models.
+        (("presets", "best_quality"),),
     ),
     "flaml": ExternalSystem("flaml", (("flaml[automl]==2.7.*",),), "flaml_runner.py"),
 }
@@ -149,5 +151,6 @@ def run_external(
         )
     with np.load(result_file, allow_pickle=False) as result:
         proba, fallback = result["proba"], result["fallback"]
-    notes = f"{int(fallback.sum())} of {len(fallback)} labels predicted by their rate"
+    settings = "".join(f"{key}={value}; " for key, value in system.options)
+    notes = f"{settings}{int(fallback.sum())} of {len(fallback)} labels predicted by their rate"
     return SystemRun(finish_predictions(train, proba), notes=notes)

@@ -28,7 +28,7 @@ def fit_label(X, y, X_test, seconds, options, index):
     predictor.fit(
         train,
         time_limit=seconds,
-        presets=options.get("presets", "medium_quality"),
+        presets=options.get("presets", "best_quality"),
         num_cpus=options["cores"],
         num_gpus=0,
     )
