@@ -132,9 +132,10 @@ def _load_named(name: str, datasets_dir: Path | None, cache_dir: Path) -> tuple[
             make_moa_like(directory, rows=MOA_LIKE[name], seed=0)
         return load(directory, name=name), directory
     if name in SHARED and not Path(name).exists():
-        if name == "yeast" and (datasets_dir is None or not (datasets_dir / name).is_dir()):
+        found = datasets_dir is not None and (datasets_dir / name).is_dir()
+        if name == "yeast" and not found:
             return load(bundled_yeast_dir(), name=name), bundled_yeast_dir()  # the same files
-        if datasets_dir is None or not (datasets_dir / name).is_dir():
+        if not found:
             where = datasets_dir or f"${DATASETS_ENV} (unset) or ../shared/datasets"
             raise ConfigError(
                 f"--datasets {name}: not found under {where}; give --datasets-dir or a path"
