@@ -174,7 +174,7 @@ class _SleepyFamily(ModelFamily):
     name = "test_sleepy"
     fitted_class = FittedPrior
 
-    def __init__(self, seconds: float = 0.4) -> None:
+    def __init__(self, seconds: float = 1.2) -> None:
         super().__init__(seconds=seconds)
 
     def fit(self, X, Y, **kwargs):
@@ -183,11 +183,12 @@ class _SleepyFamily(ModelFamily):
 
 
 def test_search_goes_on_after_a_trial_that_cannot_fit_then_stops(yeast, tmp_path):
-    # Each trial needs 5 x 0.4 s; after the first ones the time left cannot fit another, which
-    # is pruned without computing, and the search stops after 3 such trials in a row.
+    # Each trial needs 5 x 1.2 s; after the first one the ~2.5 s left cannot fit another, which
+    # is pruned without computing, and the search stops after 3 such trials in a row. (The
+    # margins are wide so that a loaded machine's slower set-up does not expire the budget.)
     path = tmp_path / "sleepy.yaml"
     path.write_text("name: sleepy\nmodels:\n  test_sleepy: {}\n")
-    outcome = _search(yeast, tmp_path, space=load_space(path), budget_seconds=5)
+    outcome = _search(yeast, tmp_path, space=load_space(path), budget_seconds=9)
     states = [(t.state.name, t.user_attrs.get("prune_reason", "")) for t in outcome.study.trials]
     complete = [s for s, _ in states if s == "COMPLETE"]
     assert complete and len(complete) <= 2
