@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -17,15 +18,15 @@ from automoa.benchmark.runner import ALL_SYSTEMS as ALL_BENCHMARK_SYSTEMS
 from automoa.bundle import ExportReport, export_bundle
 from automoa.bundle import load as load_bundle
 from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
-from automoa.data import Dataset, load
+from automoa.data import Dataset, from_arrays, load
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.report.study_report import ReportFiles, write_report
-from automoa.search.controller import SearchOutcome, TrialEvent, best_value, run_search
+from automoa.result import SearchResult
+from automoa.search.controller import TrialEvent, best_value, run_search
 from automoa.search.deadline import parse_duration
 from automoa.search.ensembling import (
     EnsembleReport,
     build_ensemble,
-    stored_ensemble,
     submission_path,
 )
 from automoa.search.study import (
@@ -95,8 +96,56 @@ def load_data(
     )
 
 
+#: What ``data`` may be: a directory, ``bundled:NAME``, a Dataset, or ``(X, Y)`` in memory.
+DataArg = str | Path | Dataset | tuple[Any, Any]
+
+
+def as_dataset(
+    data: DataArg,
+    *,
+    groups: Any = None,
+    aux_targets: Any = None,
+    known_negative: Any = None,
+    X_test: Any = None,
+    name: str = "data",
+) -> Dataset:
+    """A :class:`Dataset` from any form of ``data`` the API takes.
+
+    Args:
+        data: a data directory (MoA or generic layout), ``bundled:NAME``, a Dataset, or
+            ``(X, Y)``: features and 0/1 targets as DataFrames or arrays
+            (:func:`automoa.data.from_arrays`).
+        groups, aux_targets, known_negative, X_test: extras of the ``(X, Y)`` form (a
+            directory or Dataset carries its own).
+        name: the name of ``(X, Y)`` data (the default study name).
+
+    Raises:
+        ConfigError: an extra given with a directory or Dataset, or a tuple that is not (X, Y).
+        DataError: the data is invalid.
+    """
+    extras = {
+        "groups": groups,
+        "aux_targets": aux_targets,
+        "known_negative": known_negative,
+        "X_test": X_test,
+    }
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise ConfigError(
+                f"data: expected a directory, a Dataset or (X, Y), got a {len(data)}-tuple"
+            )
+        return from_arrays(data[0], data[1], name=name, **extras)
+    given = [key for key, value in extras.items() if value is not None]
+    if given:
+        raise ConfigError(
+            f"{given[0]}: only with data given as (X, Y); a data directory or Dataset carries "
+            "its own"
+        )
+    return load_data(data)
+
+
 def search(
-    data: str | Path | Dataset,
+    data: DataArg,
     *,
     budget: str | float,
     space: str | Path = "default",
@@ -113,7 +162,11 @@ def search(
     keep_models: bool = False,
     workers: int = 1,
     artifacts: str | Path | None = None,
-) -> SearchOutcome:
+    groups: Any = None,
+    aux_targets: Any = None,
+    known_negative: Any = None,
+    X_test: Any = None,
+) -> SearchResult:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
     The budget includes the ensemble step: the greedy ensemble of the study's trials is built
@@ -122,7 +175,9 @@ def search(
     ``WORKDIR/<study>/submission.csv``.
 
     Args:
-        data: a data directory (MoA or generic layout), ``bundled:yeast``, or a Dataset.
+        data: a data directory (MoA or generic layout), ``bundled:yeast``, a Dataset, or
+            ``(X, Y)``: features and 0/1 targets as DataFrames or arrays, rows matched by
+            position (a DataFrame's column names are kept).
         budget: wall clock for this call (``90s``, ``10m``, ``6h``, ``1h30m`` or seconds).
         space: a shipped space name (``default``, ``fast``, ``moa``) or a YAML path.
         storage: Optuna storage URL; default a SQLite file in ``workdir``.
@@ -143,16 +198,28 @@ def search(
         artifacts: the artifact directory (default ``WORKDIR/artifacts``) or an object-store
             URL (``s3://BUCKET/PREFIX``, ``gs://BUCKET/PREFIX``); workers on several machines
             need one they all reach.
+        groups: with ``(X, Y)``: a group label per row (e.g. MoA drug ids) for group-aware folds.
+        aux_targets: with ``(X, Y)``: 0/1 auxiliary targets, trained on but not scored.
+        known_negative: with ``(X, Y)``: rows whose labels are all 0 by construction.
+        X_test: with ``(X, Y)``: test features; the ensemble's predictions for them are
+            written to ``WORKDIR/<study>/submission.csv``.
 
     Returns:
-        The outcome, with the study.
+        The result: leaderboard, best trial, ensemble, out-of-fold predictions, export.
+
+    Raises:
+        ConfigError: an invalid option (budget, folds, workers, ...).
+        DataError: invalid data.
+        StudyError: the study exists with other data or another space.
     """
     started_at = datetime.now(timezone.utc)
     clock = time.perf_counter()
     budget_seconds = parse_duration(budget)
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
-    dataset = load_data(data)
+    dataset = as_dataset(
+        data, groups=groups, aux_targets=aux_targets, known_negative=known_negative, X_test=X_test
+    )
     location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
     # Time kept for the ensemble step, which runs inside the budget.
     reserve = (
@@ -198,7 +265,7 @@ def search(
             trials_run=outcome.trials_run,
         ),
     )
-    return outcome
+    return SearchResult(outcome, dataset, location)
 
 
 def ensemble(
@@ -320,13 +387,10 @@ def export(
         raise ConfigError(f"--tolerance: expected a number >= 0, got {tolerance}")
     opened = open_study(study, workdir=workdir, storage=storage)
     location = resolve_location(opened.study_name, workdir, storage, artifacts)
-    dataset = study_data(opened, data)
-    if stored_ensemble(opened) is None:
-        build_ensemble(opened, location, dataset, submission_path=submission_path(location))
     return export_bundle(
         opened,
         location,
-        dataset,
+        study_data(opened, data),
         out,
         device=None if device is None else resolve_device(device),
         tolerance=tolerance,

@@ -199,7 +199,7 @@ def search_command(
     budget_seconds = parse_duration(budget)
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     with SearchProgress(out, budget_seconds) as progress:
-        outcome = api.search(
+        result = api.search(
             dataset,
             budget=budget_seconds,
             space=space,
@@ -216,14 +216,14 @@ def search_command(
             workers=workers,
             artifacts=artifacts,
         )
-    board = leaderboard(outcome.study)
-    out.print(leaderboard_table(board, limit=10, title=f"study {outcome.study.study_name}: top 10"))
-    summary = status(outcome.study)
+    board = result.leaderboard()
+    out.print(leaderboard_table(board, limit=10, title=f"study {result.study.study_name}: top 10"))
+    summary = status(result.study)
     prior = summary["prior_cv_log_loss"]
     best = summary["best"]
     out.print(
-        f"{outcome.trials_run} trials this run in {outcome.seconds:.0f}s "
-        f"(stopped by {outcome.stopped_by}); {summary['n_trials']} in the study."
+        f"{result.trials_run} trials this run in {result.seconds:.0f}s "
+        f"(stopped by {result.stopped_by}); {summary['n_trials']} in the study."
     )
     if best is None:
         out.print(f"no complete trial yet; prior CV log loss {prior:.5f}")
@@ -233,15 +233,16 @@ def search_command(
             f"best CV log loss {best['value']:.5f} (trial {best['number']}, {best['family']}) "
             f"vs constant prior {prior:.5f}: {gain:+.1f}% better"
         )
-    reused = sum(outcome.cache_stats.hits.values())
+    cache_stats = result.outcome.cache_stats
+    reused = sum(cache_stats.hits.values())
     if reused:
         out.print(
             f"preprocessing cache: {reused} fitted steps reused "
-            f"(hit rate {outcome.cache_stats.hit_rate:.0%})"
+            f"(hit rate {cache_stats.hit_rate:.0%})"
         )
-    if outcome.ensemble is not None:
-        _print_ensemble(outcome.ensemble)
-    if outcome.stopped_by == "interrupted":
+    if result.outcome.ensemble is not None:  # built by this run
+        _print_ensemble(result.outcome.ensemble)
+    if result.stopped_by == "interrupted":
         err.print("interrupted: every finished trial is saved; run the same command to resume.")
         raise typer.Exit(EXIT_INTERRUPTED)
 

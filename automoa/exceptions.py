@@ -2,7 +2,8 @@
 
 Every error a user can cause derives from :class:`AutomoaError`. The CLI prints its message as
 one line and exits with code 2, so messages must name the file, column or key at fault and what
-was expected.
+was expected. Errors about bad input values (:class:`DataError`, :class:`ConfigError`) are also
+``ValueError``s, as scikit-learn's conventions expect of an estimator given bad input.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ class AutomoaError(Exception):
     """Base class of every error automoa reports to the user."""
 
 
-class DataError(AutomoaError):
+class DataError(AutomoaError, ValueError):
     """Input data is missing, malformed or inconsistent."""
 
 
@@ -27,7 +28,7 @@ class StudyError(AutomoaError):
     """A study cannot be created, resumed or read (wrong data, changed space, unknown name)."""
 
 
-class ConfigError(AutomoaError):
+class ConfigError(AutomoaError, ValueError):
     """A command-line option or API argument is invalid (e.g. a malformed duration)."""
 
 

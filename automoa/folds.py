@@ -20,6 +20,9 @@ DEFAULT_MAX_GROUP_SIZE = 18
 def _stratified_assign(Y: np.ndarray, n_splits: int, seed: int) -> np.ndarray:
     """Fold index of each row of ``Y`` by multilabel-stratified K-fold."""
     fold_of = np.empty(Y.shape[0], dtype=np.int16)
+    if Y.shape[1] == 1:
+        # iterstrat refuses one column; stratifying on (y, 1 - y) is stratifying on y.
+        Y = np.column_stack([Y[:, 0], 1 - Y[:, 0]])
     splitter = MultilabelStratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for fold, (_, valid_idx) in enumerate(splitter.split(np.zeros((Y.shape[0], 1)), Y)):
         fold_of[valid_idx] = fold

@@ -18,13 +18,19 @@ METRIC_CONVENTION = (
 )
 
 
-def columnwise_log_loss(y_true: np.ndarray, y_pred: np.ndarray, eps: float = EPS) -> np.ndarray:
+def columnwise_log_loss(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    eps: float = EPS,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
     """Binary log loss of each column.
 
     Args:
         y_true: (n, L) array of 0/1 labels.
         y_pred: (n, L) array of predicted probabilities.
         eps: clipping bound.
+        sample_weight: optional (n,) row weights (a weighted mean over rows).
 
     Returns:
         float64 array of shape (L,).
@@ -40,21 +46,29 @@ def columnwise_log_loss(y_true: np.ndarray, y_pred: np.ndarray, eps: float = EPS
     t = y_true.astype(bool, copy=False)
     # Only the log of the probability given to the true class counts.
     loss = -np.where(t, np.log(p), np.log1p(-p))
-    return loss.mean(axis=0)
+    if sample_weight is None:
+        return loss.mean(axis=0)
+    return np.average(loss, axis=0, weights=np.asarray(sample_weight, dtype=np.float64))
 
 
-def mean_columnwise_log_loss(y_true: np.ndarray, y_pred: np.ndarray, eps: float = EPS) -> float:
+def mean_columnwise_log_loss(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    eps: float = EPS,
+    sample_weight: np.ndarray | None = None,
+) -> float:
     """Mean over columns of the binary log loss (the MoA metric).
 
     Args:
         y_true: (n, L) array of 0/1 labels.
         y_pred: (n, L) array of predicted probabilities.
         eps: clipping bound.
+        sample_weight: optional (n,) row weights.
 
     Returns:
         The score; lower is better.
     """
-    return float(columnwise_log_loss(y_true, y_pred, eps).mean())
+    return float(columnwise_log_loss(y_true, y_pred, eps, sample_weight).mean())
 
 
 def prior_probabilities(Y: np.ndarray, smoothing: float = 1.0) -> np.ndarray:

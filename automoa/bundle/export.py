@@ -34,11 +34,17 @@ from automoa import __version__
 from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
 from automoa.data.dataset import Dataset
-from automoa.exceptions import BundleError, ConfigError, StudyError, check_directory_path
+from automoa.exceptions import BundleError, ConfigError, check_directory_path
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
 from automoa.search.artifact_store import StudyArtifacts
-from automoa.search.ensembling import EnsembleReport, stored_combiner, stored_ensemble
+from automoa.search.ensembling import (
+    EnsembleReport,
+    build_ensemble,
+    stored_combiner,
+    stored_ensemble,
+    submission_path,
+)
 from automoa.search.objective import FoldModel, evaluate
 from automoa.search.study import StudyLocation, read_meta_for
 from automoa.spaces.config import PipelineConfig
@@ -152,10 +158,12 @@ def export_bundle(
     tolerance: float = DEFAULT_TOLERANCE,
     progress: ExportProgress | None = None,
 ) -> ExportReport:
-    """Write the study's stored ensemble as a bundle in the new directory ``out``.
+    """Write the study's ensemble as a bundle in the new directory ``out``.
+
+    The ensemble is built (and stored with the study) first if the study has none.
 
     Args:
-        study: the study (its ensemble must have been built).
+        study: the study.
         location: where its artifacts are.
         dataset: the data the study was created on (checked by fingerprint).
         out: the bundle directory; must not exist or be empty.
@@ -167,7 +175,7 @@ def export_bundle(
         The report.
 
     Raises:
-        StudyError: other data, or no stored ensemble.
+        StudyError: other data, or no complete trial to build an ensemble from.
         ConfigError: ``out`` exists and is not empty.
         BundleError: a member's shipped models do not reproduce its recorded OOF.
     """
@@ -175,9 +183,8 @@ def export_bundle(
     meta = read_meta_for(study, dataset)
     ensemble = stored_ensemble(study)
     if ensemble is None:
-        raise StudyError(
-            f"study {study.study_name!r} has no ensemble yet; run automoa ensemble first"
-        )
+        build_ensemble(study, location, dataset, submission_path=submission_path(location))
+        ensemble = stored_ensemble(study)
     combiner = stored_combiner(study, location)
     out = Path(out)
     check_directory_path(out.parent, "--out")
@@ -370,6 +377,7 @@ def _manifest(
             "columns": list(dataset.raw_columns),
             "moa_encoded": dataset.moa_encoded,
             "group_column": dataset.group_name,
+            "positional": dataset.positional_columns,
         },
         "feature_names": list(dataset.feature_names),
         "target_names": list(dataset.target_names),

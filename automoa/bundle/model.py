@@ -12,9 +12,11 @@ from automoa.bundle.archive import load_fold_models
 from automoa.bundle.manifest import bundle_file, read_verified
 from automoa.combiner import Combiner
 from automoa.data import validation as v
+from automoa.data.arrays import FEATURE_PREFIX, as_frame
 from automoa.data.io import read_table
-from automoa.data.moa import encode_moa_columns
-from automoa.exceptions import BundleError, ConfigError
+from automoa.data.moa import MOA_COLUMNS, encode_moa_columns
+from automoa.exceptions import BundleError, ConfigError, DataError
+from automoa.metrics import mean_columnwise_log_loss
 from automoa.postprocess import Clip
 from automoa.search.ensembling import write_predictions
 from automoa.search.objective import FoldModel
@@ -22,7 +24,10 @@ from automoa.stacking import Stacker
 
 
 class ExportedModel:
-    """An exported ensemble, ready to predict.
+    """An exported ensemble, ready to predict: what :func:`automoa.load` returns.
+
+    It predicts like a fitted :class:`automoa.AutoMoAClassifier`: :meth:`predict_proba` returns
+    one ``(n_samples, n_labels)`` array of positive-class probabilities.
 
     Attributes:
         path: the bundle directory.
@@ -30,6 +35,9 @@ class ExportedModel:
         target_names: the predicted targets, in training order.
         input_columns: the feature columns new data must have (any order).
         id_column: the id column of the training files (dropped from inputs, kept in files).
+        n_features_in_: how many feature columns new data has.
+        feature_names_in_: those columns' names, when training had named columns.
+        classes_: ``0 .. n_labels - 1``, the label indices (scikit-learn's multi-label form).
     """
 
     def __init__(
@@ -50,13 +58,21 @@ class ExportedModel:
         self.id_column = str(spec["id_column"])
         self._moa_encoded = bool(spec["moa_encoded"])
         self._group_column = spec.get("group_column")
+        self._positional = bool(spec.get("positional", False))
         self._zero_known_negative = bool(manifest["combiner"]["zero_known_negative"])
+        self.n_features_in_ = len(self.input_columns)
+        if not self._positional:
+            self.feature_names_in_ = np.asarray(self.input_columns, dtype=object)
+        self.classes_ = np.arange(len(self.target_names))
 
     def __repr__(self) -> str:
         return (
             f"ExportedModel({str(self.path)!r}: {self.combiner.describe()}, "
             f"{len(self.input_columns)} input columns, {len(self.target_names)} targets)"
         )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
 
     def _features(self, data: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Validated float32 features (and known-negative mask) from raw input columns."""
@@ -77,6 +93,24 @@ class ExportedModel:
             ids = data.index.astype(str).to_numpy()
         X = v.numeric_matrix(frame, source, ids, "feature")
         return X, known_negative if self._zero_known_negative else None
+
+    def _any_features(self, X: Any, source: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Features from a DataFrame (by column name, unless trained on an array) or an array."""
+        if isinstance(X, pd.DataFrame) and not self._positional:
+            return self._features(X, source)
+        if self._moa_encoded:
+            raise DataError(
+                f"{source}: the model was trained on named columns with MoA categoricals "
+                f"({', '.join(MOA_COLUMNS)}); expected a DataFrame with its columns"
+            )
+        frame = as_frame(X, source, FEATURE_PREFIX, one_column_ok=False)
+        if frame.shape[1] != self.n_features_in_:
+            raise DataError(
+                f"{source}: X has {frame.shape[1]} features, but the model is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        ids = np.arange(len(frame)).astype(str)
+        return v.numeric_matrix(frame, source, ids, "feature"), None
 
     def predict_array(self, X: np.ndarray, known_negative: np.ndarray | None = None) -> np.ndarray:
         """Predictions for already encoded features (``feature_names`` order), float32 (n, L)."""
@@ -100,23 +134,37 @@ class ExportedModel:
             member_preds.append((total / len(fold_models)).astype(np.float32))
         return self.combiner.combine(member_preds, known_negative)
 
-    def predict_proba(self, data: pd.DataFrame, *, source: str = "input") -> pd.DataFrame:
-        """Predicted probabilities of every target for the rows of ``data``.
+    def predict_proba(self, X: Any, *, source: str = "X") -> np.ndarray:
+        """Positive-class probability of every label for the rows of ``X``.
 
         Args:
-            data: the raw feature columns the model was trained on (any order); the id column
-                and the group column, if present, are ignored; MoA categorical columns are
-                encoded as in training and control rows are predicted 0.
+            X: a DataFrame with the raw feature columns of training (any order; the id and
+                group columns, if present, are ignored; MoA categoricals are encoded as in
+                training and control rows are predicted 0), or an array with the columns in
+                training order. A model trained on an array matches columns by position.
             source: the input's name in error messages.
 
         Returns:
-            A frame with ``data``'s index and one column per target, in training order.
+            float32 array of shape ``(n_samples, n_labels)``, labels in training order (not
+            scikit-learn's list of ``(n_samples, 2)`` arrays per output).
 
         Raises:
             DataError: missing or extra columns, non-numeric or non-finite values.
         """
-        X, known_negative = self._features(data, source)
-        proba = self.predict_array(X, known_negative)
+        features, known_negative = self._any_features(X, source)
+        return self.predict_array(features, known_negative)
+
+    def predict(self, X: Any, threshold: float = 0.5) -> np.ndarray:
+        """0/1 labels: :meth:`predict_proba` at or above ``threshold``, shape (n, L)."""
+        return (self.predict_proba(X) >= threshold).astype(np.int64)
+
+    def score(self, X: Any, Y: Any) -> float:
+        """Negative mean column-wise log loss of :meth:`predict_proba` (higher is better)."""
+        return -mean_columnwise_log_loss(np.asarray(Y), self.predict_proba(X))
+
+    def predict_frame(self, data: pd.DataFrame, *, source: str = "input") -> pd.DataFrame:
+        """:meth:`predict_proba` as a frame with ``data``'s index and one column per target."""
+        proba = self.predict_proba(data, source=source)
         return pd.DataFrame(proba, index=data.index, columns=list(self.target_names))
 
     def predict_file(self, data: str | Path, out: str | Path) -> pd.DataFrame:
@@ -129,7 +177,7 @@ class ExportedModel:
         if path.is_dir():
             raise ConfigError(f"--data {path}: is a directory; expected a features file")
         frame, id_name, ids = read_table(path, self.id_column)
-        proba = self.predict_proba(frame, source=path.name)
+        proba = self.predict_frame(frame, source=path.name)
         write_predictions(out, id_name, ids, self.target_names, proba.to_numpy())
         proba.insert(0, id_name, ids)
         return proba

@@ -1,5 +1,6 @@
 """Data layer: loading, validation, fingerprints, bundled and synthetic data, summaries."""
 
+from automoa.data.arrays import from_arrays
 from automoa.data.dataset import Dataset
 from automoa.data.datasets import (
     load_yeast,
@@ -17,6 +18,7 @@ __all__ = [
     "dataset_fingerprint",
     "describe",
     "fingerprint",
+    "from_arrays",
     "load",
     "load_yeast",
     "load_yeast_test_targets",

@@ -35,6 +35,8 @@ class Dataset:
         moa_encoded: whether the MoA columns ``cp_type``/``cp_time``/``cp_dose`` were encoded
             (see :mod:`automoa.data.moa`); new data is encoded the same way.
         group_name: the features column that held the row groups (dropped from new data).
+        positional_columns: the features came as an array without column names (named
+            ``x0``, ``x1``, ...): new data is matched by position, not by name.
         load_spec: the arguments of :func:`automoa.data.load` that read this data (absolute
             paths), so that a study can find its data again (e.g. for export); ``None`` for
             data built in memory.
@@ -59,6 +61,7 @@ class Dataset:
     input_columns: tuple[str, ...] = ()
     moa_encoded: bool = False
     group_name: str | None = None
+    positional_columns: bool = False
     load_spec: dict[str, str | None] | None = None
     fingerprint: str = field(default="")
 

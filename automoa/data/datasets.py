@@ -42,6 +42,25 @@ def load_yeast(include_test: bool = True) -> Dataset:
     return dataset
 
 
+def load_yeast_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The bundled yeast data as DataFrames indexed by row id, for the estimator API.
+
+    Returns:
+        ``(X_train, Y_train, X_test, Y_test)``: 1500 training and 917 official test rows,
+        103 features and 14 0/1 labels.
+    """
+    data = load_yeast()
+    train_ids = pd.Index(data.ids, name=data.id_name)
+    test_ids = pd.Index(data.test_ids, name=data.id_name)
+    features, labels = list(data.feature_names), list(data.target_names)
+    return (
+        pd.DataFrame(data.X, index=train_ids, columns=features),
+        pd.DataFrame(data.Y, index=train_ids, columns=labels),
+        pd.DataFrame(data.X_test, index=test_ids, columns=features),
+        pd.DataFrame(load_yeast_test_targets(data.test_ids), index=test_ids, columns=labels),
+    )
+
+
 def load_yeast_test_targets(test_ids: np.ndarray | None = None) -> np.ndarray:
     """The held-out yeast test labels, for evaluating predictions on ``load_yeast().X_test``.
 

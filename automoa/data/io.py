@@ -192,17 +192,7 @@ def _read_groups_file(
             f"{DRUG_COLUMN!r}, e.g. {v.fmt_examples(missing)}; expected a {id_name!r} row for "
             "every training id"
         )
-    return _group_values(df[DRUG_COLUMN].iloc[indexer], path.name, DRUG_COLUMN, ids)
-
-
-def _group_values(series: pd.Series, file: str, col: str, ids: np.ndarray) -> np.ndarray:
-    missing = series.isna().to_numpy()
-    if missing.any():
-        raise v.data_error(
-            f"{file}: group column {col!r} has {v.count(int(missing.sum()), 'missing value')}, "
-            f"e.g. row id {v.fmt_examples(ids[missing])}; expected a group on every row"
-        )
-    return series.astype(str).to_numpy(dtype=str)
+    return v.group_values(df[DRUG_COLUMN].iloc[indexer], path.name, DRUG_COLUMN, ids)
 
 
 def _read_test(
@@ -281,7 +271,7 @@ def _assemble(
                 f"{ffile}: group column {group_col!r} (--group-col) not found; columns start "
                 f"with {v.fmt_examples([id_name, *fdf.columns], 5)}"
             )
-        groups = _group_values(fdf[group_col], ffile, group_col, ids)
+        groups = v.group_values(fdf[group_col], ffile, group_col, ids)
         fdf = fdf.drop(columns=[group_col])
     elif src.drug is not None:
         groups = _read_groups_file(src.drug, ids, ffile, id_col)

@@ -115,6 +115,21 @@ def check_ids(values: pd.Series, file: str, col: str) -> np.ndarray:
     return ids
 
 
+def group_values(series: pd.Series, file: str, col: str, ids: np.ndarray) -> np.ndarray:
+    """A group label per row, as strings.
+
+    Raises:
+        DataError: on a missing group.
+    """
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise data_error(
+            f"{file}: group column {col!r} has {count(int(missing.sum()), 'missing value')}, "
+            f"e.g. row id {fmt_examples(ids[missing])}; expected a group on every row"
+        )
+    return series.astype(str).to_numpy(dtype=str)
+
+
 def align_ids(
     ids: np.ndarray, other_ids: np.ndarray, file: str, other_file: str, col: str
 ) -> np.ndarray:
@@ -216,9 +231,17 @@ def binary_matrix(df: pd.DataFrame, file: str, ids: np.ndarray) -> np.ndarray:
     if bad.any():
         r, c = (int(v[0]) for v in np.nonzero(bad))
         col = str(df.columns[c])
+        value = T[r, c]
+        kind = (
+            "a continuous target is not a label"
+            if value != np.round(value)
+            else "Only binary classification is supported per label: encode a multiclass "
+            "target as one 0/1 column per class"
+        )
         raise data_error(
-            f"{file}: target column {col!r} has value {fmt_value(T[r, c])} at row id "
-            f"{fmt_value(ids[r])} ({count(int(bad[:, c].sum()), 'such row')}); expected 0 or 1"
+            f"{file}: target column {col!r} has value {fmt_value(value)} at row id "
+            f"{fmt_value(ids[r])} ({count(int(bad[:, c].sum()), 'such row')}); expected 0 or 1 "
+            f"({kind})"
         )
     return np.ascontiguousarray(T, dtype=np.uint8)
 

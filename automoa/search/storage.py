@@ -23,6 +23,8 @@ import os
 import random
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -43,21 +45,30 @@ MAX_RETRIES = 3
 _CREATE_ATTEMPTS = 12
 
 
+@contextlib.contextmanager
+def _experimental_ok() -> Iterator[None]:
+    """Silence Optuna's warning that heartbeats and retries are experimental (we rely on them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
 def _rdb(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats, retrying the table-creation race of fresh databases."""
     from sqlalchemy.exc import DBAPIError
 
     for attempt in range(_CREATE_ATTEMPTS):
         try:
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_SECONDS,
-                grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRIES
-                ),
-                **kwargs,  # type: ignore[arg-type]
-            )
+            with _experimental_ok():
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_SECONDS,
+                    grace_period=GRACE_SECONDS,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRIES
+                    ),
+                    **kwargs,  # type: ignore[arg-type]
+                )
         except DBAPIError as exc:
             # Another process is creating the same tables (unique violation) or holds the
             # SQLite write lock: wait a little and look again.
@@ -175,7 +186,8 @@ def fail_dead_trials(study: optuna.Study) -> None:
     """
     if not has_heartbeat(study._storage):
         return
-    optuna.storages.fail_stale_trials(study)
+    with _experimental_ok():
+        optuna.storages.fail_stale_trials(study)
     now = datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         started = trial.datetime_start

@@ -130,4 +130,4 @@ def test_two_workers_search_ensemble_and_export_through_s3(s3_bucket, tmp_path):
         pd.read_csv(data / "features_test.csv")
     )
     submission = pd.read_csv(outcome.ensemble.submission)
-    np.testing.assert_allclose(predicted.to_numpy(), submission.iloc[:, 1:].to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(predicted, submission.iloc[:, 1:].to_numpy(), atol=1e-5)
