@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Tested versions come from constraints.txt; pyproject.toml keeps ranges permissive.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format api-docs bench clean
 
 install: $(STAMP)
 
@@ -35,12 +35,16 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check automoa tests benchmarks
-	$(BIN)/ruff format --check automoa tests benchmarks
+	$(BIN)/ruff check automoa tests benchmarks tools
+	$(BIN)/ruff format --check automoa tests benchmarks tools
 
 format: install
-	$(BIN)/ruff check --fix automoa tests benchmarks
-	$(BIN)/ruff format automoa tests benchmarks
+	$(BIN)/ruff check --fix automoa tests benchmarks tools
+	$(BIN)/ruff format automoa tests benchmarks tools
+
+# The README's Python API reference, rendered from the docstrings (a test checks it is current).
+api-docs: install
+	$(BIN)/python tools/api_reference.py
 
 bench: install
 	$(BIN)/python benchmarks/controller_overhead.py

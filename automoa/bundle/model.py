@@ -158,9 +158,9 @@ class ExportedModel:
         """0/1 labels: :meth:`predict_proba` at or above ``threshold``, shape (n, L)."""
         return (self.predict_proba(X) >= threshold).astype(np.int64)
 
-    def score(self, X: Any, Y: Any) -> float:
+    def score(self, X: Any, y: Any) -> float:
         """Negative mean column-wise log loss of :meth:`predict_proba` (higher is better)."""
-        return -mean_columnwise_log_loss(np.asarray(Y), self.predict_proba(X))
+        return -mean_columnwise_log_loss(np.asarray(y), self.predict_proba(X))
 
     def predict_frame(self, data: pd.DataFrame, *, source: str = "input") -> pd.DataFrame:
         """:meth:`predict_proba` as a frame with ``data``'s index and one column per target."""
