@@ -19,6 +19,7 @@ Two processes opening a fresh database at the same moment race on creating its t
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import random
 import threading
@@ -177,6 +178,29 @@ class Heartbeat:
             self._thread.join()
 
 
+def _requeue_orphans(study: optuna.Study) -> None:
+    """Queue the retry of failed trials whose retry was lost with the worker queueing it.
+
+    Optuna fails a stale trial, then its callback queues the retry: a worker killed between the
+    two leaves a failed trial that nothing retries. Such a trial has no failure reason of ours
+    (every failure automoa records has one), is in no retry's history, and failed more than a
+    heartbeat ago (whoever failed it had the time to queue its retry).
+    """
+    callback = study._storage.get_heartbeat_stale_trial_callback()
+    if callback is None:
+        return
+    trials = study.get_trials(deepcopy=False)
+    replaced = {number for t in trials for number in t.system_attrs.get("retry_history", ())}
+    now = datetime.now()
+    for trial in trials:
+        if trial.state != TrialState.FAIL or trial.number in replaced:
+            continue
+        if "failure_reason" in trial.user_attrs or trial.datetime_complete is None:
+            continue
+        if (now - trial.datetime_complete).total_seconds() > HEARTBEAT_SECONDS:
+            callback(study, copy.deepcopy(trial))  # does nothing past MAX_RETRIES
+
+
 def fail_dead_trials(study: optuna.Study) -> None:
     """Fail the trials whose worker died; those that had started are re-queued as they were.
 
@@ -188,6 +212,7 @@ def fail_dead_trials(study: optuna.Study) -> None:
         return
     with _experimental_ok():
         optuna.storages.fail_stale_trials(study)
+    _requeue_orphans(study)
     now = datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         started = trial.datetime_start

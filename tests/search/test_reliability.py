@@ -86,6 +86,30 @@ def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path
     assert retries[0].state == optuna.trial.TrialState.COMPLETE  # the next worker ran it
 
 
+def test_a_failed_trial_whose_retry_was_lost_with_its_worker_is_retried(tmp_path, monkeypatch):
+    # Optuna fails a stale trial, then queues its retry: a worker killed between the two
+    # leaves a failed trial nothing retries. The next worker to start queues it.
+    monkeypatch.setattr(storage_module, "HEARTBEAT_SECONDS", 1)
+    storage = storage_module.make_storage(f"sqlite:///{tmp_path / 'automoa.db'}")
+    study = optuna.create_study(study_name="orphans", storage=storage)
+    orphan, ours = study.ask(), study.ask()
+    for trial in (orphan, ours):
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.set_user_attr("family", "linear")
+    ours.set_user_attr("failure_reason", "ValueError: a pipeline failed")  # recorded by automoa
+    for trial in (orphan, ours):
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    storage_module.fail_dead_trials(study)  # failed just now: its failer may still queue it
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+    time.sleep(1.5)
+    storage_module.fail_dead_trials(study)
+    storage_module.fail_dead_trials(study)  # a second worker does not queue it again
+    (retry,) = [t for t in study.trials if t.state == optuna.trial.TrialState.WAITING]
+    assert retry.system_attrs["failed_trial"] == orphan.number
+    assert retry.system_attrs["retry_history"] == [orphan.number]
+    assert retry.params == study.trials[orphan.number].params
+
+
 def _artifacts(root):
     return StudyArtifacts(root, root / "cache")
 
