@@ -130,7 +130,7 @@ def _binary(values: Any, what: str, prefix: str, X: Any, ids: np.ndarray) -> pd.
 
 
 def _mask(values: Any, what: str, n_rows: int) -> np.ndarray:
-    array = np.asarray(values).reshape(-1) if values is not None else np.zeros(0)
+    array = np.asarray(values).reshape(-1)
     if array.size != n_rows:
         raise v.data_error(
             f"{what}: {array.size} values but X has {n_rows} rows; expected one per row"
