@@ -41,8 +41,10 @@ PROTOCOL = (
     "multilabel-stratified folds (drug-aware for MoA-like data); no system sees their labels. "
     "Every system gets the same cores; automoa and the other AutoML systems the same wall-clock "
     "budget. Metric: mean column-wise log loss (lower is better). Normalised score: 0 = prior, "
-    "1 = tuned per-label logistic regression; failures count as the prior. Ranks are by "
-    "held-out log loss within each dataset (1 = best)."
+    "1 = tuned per-label logistic regression; failures count as the prior. It is undefined "
+    "on a dataset where the tuned logistic regression does not beat the prior, and the mean "
+    "normalised score is over the datasets where it is defined. Ranks are by held-out log "
+    "loss within each dataset (1 = best)."
 )
 
 
@@ -212,6 +214,21 @@ def _overall_display(overall: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _undefined_normalisation_note(here: pd.DataFrame) -> str | None:
+    """Why a dataset has no normalised scores, when both references ran and that is why."""
+    losses = here.set_index("variant")["test_log_loss"]
+    if REFERENCE_ZERO not in losses or REFERENCE_ONE not in losses:
+        return None
+    zero, one = losses[REFERENCE_ZERO], losses[REFERENCE_ONE]
+    if not (np.isfinite(zero) and np.isfinite(one)) or one < zero:
+        return None
+    return (
+        f"No normalised scores here: the tuned logistic regression ({format_loss(one)}) does not "
+        f"beat the prior ({format_loss(zero)}), so there is no span to normalise by. The "
+        "dataset counts in the mean rank, not in the mean normalised score."
+    )
+
+
 def _failures(results: pd.DataFrame) -> pd.DataFrame:
     failed = results[results["failure"].fillna("") != ""]
     return pd.DataFrame(
@@ -268,7 +285,11 @@ def write_benchmark_report(out: str | Path) -> BenchmarkReport:
     ]
     for dataset, here in table.groupby("dataset", sort=True):
         name = str(dataset)
-        sections.append(Section(name, f"dataset-{name}", (_table(_display(here), _NUMERIC),)))
+        parts = [_table(_display(here), _NUMERIC)]
+        note = _undefined_normalisation_note(here)
+        if note:
+            parts.append(Paragraph(note, note=True))
+        sections.append(Section(name, f"dataset-{name}", tuple(parts)))
     failures = _failures(results)
     if not failures.empty:
         sections.append(Section("Failures", "failures", (_table(failures),)))

@@ -182,6 +182,43 @@ def test_normalised_scores_ranks_and_failures():
     assert overall.loc["automoa 1m", "mean_normalised"] == pytest.approx((1.5 + 0.75) / 2)
 
 
+def test_a_dataset_where_logreg_does_not_beat_the_prior_has_no_normalised_scores(tmp_path):
+    rows = [
+        {
+            "dataset": dataset,
+            "fold": "0/5",
+            "system": system,
+            "budget_seconds": 60.0 if system == "automoa" else np.nan,
+            "seed": 0,
+            "test_log_loss": loss,
+            "cv_log_loss": np.nan,
+            "wall_seconds": 1.0,
+            "overrun_seconds": 0.0,
+            "failure": "",
+            "notes": "",
+            "n_train": 10,
+            "n_test": 5,
+            "n_labels": 2,
+            "cores": 2,
+        }
+        for dataset, losses in {"rare": (0.023, 0.027, 0.022), "easy": (0.5, 0.3, 0.2)}.items()
+        for system, loss in zip(("prior", "logreg", "automoa"), losses, strict=True)
+    ]
+    out = tmp_path / "out"
+    out.mkdir()
+    pd.DataFrame(rows).to_csv(out / runner.RESULTS, index=False)
+    table = dataset_table(pd.DataFrame(rows)).set_index(["dataset", "variant"])
+    assert np.isnan(table.loc[("rare", "automoa 1m"), "normalised"])
+    assert table.loc[("rare", "automoa 1m"), "rank"] == 1
+    overall = overall_table(pd.DataFrame(rows)).set_index("variant")
+    assert overall.loc["automoa 1m", "mean_normalised"] == pytest.approx(1.5)  # easy only
+    assert overall.loc["automoa 1m", "mean_rank"] == 1.0
+    text = write_benchmark_report(out).markdown.read_text()
+    rare = text.split("## rare")[1].split("## ")[0]
+    assert "does not beat the prior (0.02300)" in rare and "(0.02700)" in rare
+    assert "does not beat the prior" not in text.split("## easy")[1].split("## ")[0]
+
+
 def test_report_has_tables_and_embedded_plots(tmp_path):
     runner.run_benchmark(_config(tmp_path, systems_=("prior", "logreg", "xgboost")))
     report = write_benchmark_report(tmp_path / "out")
