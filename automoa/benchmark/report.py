@@ -113,12 +113,13 @@ def plot_normalised(table: pd.DataFrame, path: Path) -> Path:
     markers = "osD^v<>Ph*"
     for i, dataset in enumerate(datasets):
         here = table[table["dataset"] == dataset].set_index("variant").reindex(order)
+        undefined = here["normalised"].isna().all()  # logreg does not beat the prior there
         ax.plot(
             here["normalised"],
             range(len(order)),
             markers[i % len(markers)],
             ms=5,
-            label=dataset,
+            label=f"{dataset} (undefined)" if undefined else dataset,
             alpha=0.8,
         )
     ax.axvline(0, color="grey", lw=0.8, ls=":")

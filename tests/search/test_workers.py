@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -170,6 +171,53 @@ def test_workers_option_splits_the_cores_and_shares_the_trial_count(tmp_path):
     assert outcome.ensemble is not None and len(study.trials) >= 8
 
 
+# A worker whose artifact writes stop just before the rename that would publish the file (the
+# data is written and synced): the test kills it there. Only the test's worker is patched.
+_PAUSED_IN_ARTIFACT_WRITE = """
+import os, sys, time
+from pathlib import Path
+
+artifacts, marker = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+publish = os.replace
+
+
+def replace(source, target, *args, **kwargs):
+    if Path(target).resolve().parent == artifacts:  # a trial's OOF or test predictions
+        marker.write_text(str(target))
+        time.sleep(600)
+    return publish(source, target, *args, **kwargs)
+
+
+os.replace = replace
+sys.argv = ["automoa", *sys.argv[3:]]
+from automoa.cli import main
+
+main()
+"""
+
+
+def _kill_during_an_artifact_write(command, cwd, env, artifacts, attempt):
+    marker = cwd / f"writing-{attempt}"
+    options = command[3:]  # what follows ``python -m automoa``
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_IN_ARTIFACT_WRITE, str(artifacts), str(marker), *options],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no artifact write seen"
+        time.sleep(0.05)
+    time.sleep(0.2)  # the marker is written before the pause: the worker is in it now
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    target = Path(marker.read_text())
+    assert not target.exists()  # nothing under the artifact's name...
+    assert list(target.parent.glob(f".{target.name}.*.tmp"))  # ...only a hidden leftover
+
+
 def test_kill_9_loses_no_complete_trial_and_the_study_completes(tmp_path):
     data = _write_data(tmp_path / "data")
     space = _space(tmp_path)
@@ -184,13 +232,16 @@ def test_kill_9_loses_no_complete_trial_and_the_study_completes(tmp_path):
     command = _worker_command(data, storage, space, "--artifacts", str(artifacts))
     rng = random.Random(0)
     kills = 0
-    for _ in range(12):
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(rng.uniform(3.0, 7.0))  # start-up is ~3 s: kills land in set-up and trials
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    for attempt in range(12):
+        if attempt in (2, 7):  # these two are killed in the middle of writing a trial's OOF
+            _kill_during_an_artifact_write(command, tmp_path, env, artifacts, attempt)
+        else:
+            process = subprocess.Popen(
+                command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(3.0, 7.0))  # start-up is ~3 s: kills land in set-up and trials
+            process.send_signal(signal.SIGKILL)
+            process.wait()
         kills += 1
     assert kills >= 10
     time.sleep(4)  # past the grace period: the killed workers' trials are stale now
