@@ -179,14 +179,22 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell starting a job in the background (`make test &`) makes it ignore SIGINT, and
+        # the child inherits that; a terminal's Ctrl-C reaches a process that does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    lines = []
-    for line in process.stdout:  # wait until two trials have finished
-        lines.append(line)
-        if sum("trial " in seen for seen in lines) >= 2:
-            break
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    try:
+        lines = []
+        for line in process.stdout:  # wait until two trials have finished
+            lines.append(line)
+            if sum("trial " in seen for seen in lines) >= 2:
+                break
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # do not leave a 5-minute search running on failure
+            process.kill()
+            process.wait()
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr
     status = json.loads(invoke("status", "--workdir", tmp_path, "--json").stdout)
