@@ -221,7 +221,8 @@ def _undefined_normalisation_note(here: pd.DataFrame) -> str | None:
     if REFERENCE_ZERO not in losses or REFERENCE_ONE not in losses:
         return None
     zero, one = losses[REFERENCE_ZERO], losses[REFERENCE_ONE]
-    if not (np.isfinite(zero) and np.isfinite(one)) or one < zero:
+    # ``normalised_results`` decides (no positive span); this only explains its NaNs.
+    if not (np.isfinite(zero) and np.isfinite(one)) or here["normalised"].notna().any():
         return None
     return (
         f"No normalised scores here: the tuned logistic regression ({format_loss(one)}) does not "
