@@ -98,6 +98,7 @@ class ModelFamily(ABC):
         device: str = "cpu",
         loss: StepConfig | None = None,
         Y_aux: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> FittedModel:
         """Fit on one training fold.
 
@@ -114,6 +115,10 @@ class ModelFamily(ABC):
             Y_aux: auxiliary (non-scored) labels of the first ``len(Y_aux)`` training rows
                 (rows added by oversampling come after them and have none), or ``None``;
                 families that cannot use them ignore them.
+            groups: group labels (e.g. drug ids) of the first ``len(groups)`` training rows,
+                like ``Y_aux``, or ``None``. Inner splits of the training fold (per-label
+                penalty choice, two-stage models) keep each group whole; rows added by
+                oversampling have no group and never sit on an inner validation side.
 
         Returns:
             The fitted model.

@@ -117,6 +117,7 @@ class LinearFamily(ModelFamily):
         device="cpu",
         loss=None,
         Y_aux=None,
+        groups=None,
     ):
         mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         scale = X.std(axis=0, dtype=np.float64).astype(np.float32)

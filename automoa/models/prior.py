@@ -58,5 +58,6 @@ class PriorFamily(ModelFamily):
         device="cpu",
         loss=None,
         Y_aux=None,
+        groups=None,
     ):
         return FittedPrior(prior_probabilities(Y, self.smoothing))

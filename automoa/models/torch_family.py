@@ -269,6 +269,7 @@ class TorchFamily(ModelFamily):
         device="cpu",
         loss=None,
         Y_aux=None,
+        groups=None,
     ):
         torch, tt = _torch()
         from automoa.losses import make_loss

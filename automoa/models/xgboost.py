@@ -151,6 +151,7 @@ class XGBoostFamily(ModelFamily):
         device="cpu",
         loss=None,
         Y_aux=None,
+        groups=None,
     ):
         xgb = _xgboost()
         p = self.params

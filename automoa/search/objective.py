@@ -123,6 +123,9 @@ def _fit_fold(
             device=device,
             loss=config.loss,
             Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
+            # Without groups every row is its own group; either way len(groups) tells the
+            # family which rows are real (resampled rows come after them).
+            groups=train_idx if dataset.groups is None else dataset.groups[train_idx],
         )
     except BudgetExhausted as exc:
         raise TrialStopped(f"budget: {exc}", fold_scores) from exc
