@@ -109,7 +109,7 @@ class MLPFamily(TorchFamily):
         weight_norm: weight-normalised linear layers (as the MoA starter).
         activation: ``relu``, ``leaky_relu``, ``prelu``, ``elu``, ``silu`` or ``gelu``.
         lr, weight_decay, scheduler, epochs, batch_size, patience, n_seeds, precision, aux,
-        aux_weight, pretrain_epochs, stage1_folds: see
+        aux_weight, pretrain_epochs, stage1_folds, optimizer, l2: see
             :class:`~automoa.models.torch_family.TorchFamily`.
     """
 
@@ -139,6 +139,8 @@ class MLPFamily(TorchFamily):
         aux_weight: float = 0.5,
         pretrain_epochs: int = 10,
         stage1_folds: int = 3,
+        optimizer: str = "adamw",
+        l2: float = 1e-5,
     ) -> None:
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")

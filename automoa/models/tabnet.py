@@ -100,7 +100,7 @@ class TabNetFamily(TorchFamily):
         momentum: batch norm momentum.
         mask_type: ``sparsemax`` or ``entmax``.
         lr, weight_decay, scheduler, epochs, batch_size, patience, n_seeds, precision, aux,
-        aux_weight, pretrain_epochs, stage1_folds: see
+        aux_weight, pretrain_epochs, stage1_folds, optimizer, l2: see
             :class:`~automoa.models.torch_family.TorchFamily`.
     """
 
@@ -131,6 +131,8 @@ class TabNetFamily(TorchFamily):
         aux_weight: float = 0.5,
         pretrain_epochs: int = 10,
         stage1_folds: int = 3,
+        optimizer: str = "adamw",
+        l2: float = 1e-5,
     ) -> None:
         if mask_type not in MASK_TYPES:
             raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}")

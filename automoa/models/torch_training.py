@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from automoa.search.deadline import Deadline
 
 SCHEDULERS = ("onecycle", "plateau", "constant")
+OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("auto", "float32", "bfloat16")
 #: Environment variable giving a worker its share of the cores (set by multi-worker runs).
 _PREDICT_BATCH = 4096
@@ -173,15 +174,21 @@ class TrainSettings:
     """How a network is trained.
 
     Attributes:
-        epochs: epochs at most.
+        epochs: epochs at most (``onecycle`` always runs them all).
         batch_size: rows per step.
         lr: learning rate (the peak rate of the OneCycle schedule).
-        weight_decay: AdamW's decoupled weight decay.
+        weight_decay: AdamW's decoupled weight decay (``optimizer="adamw"`` only). Each step
+            shrinks the weights by ``lr_t * weight_decay``, so it needs values around 1e-2 to
+            act within a few thousand steps.
         scheduler: ``onecycle`` (warm up 10% then anneal), ``plateau`` (halve the rate after 2
             epochs without validation improvement) or ``constant``.
-        patience: stop after this many epochs without validation improvement.
+        patience: stop after this many epochs without validation improvement (``plateau`` and
+            ``constant`` only: OneCycle is only worth its annealed end).
         precision: ``auto``, ``float32`` or ``bfloat16`` (autocast of products; weights and
             optimiser state stay float32).
+        optimizer: ``adam`` (L2 penalty ``l2`` added to the gradient, as the MoA winners'
+            ``Adam(weight_decay=1e-5)``) or ``adamw`` (decoupled ``weight_decay``).
+        l2: Adam's coupled L2 coefficient (``optimizer="adam"`` only).
     """
 
     epochs: int = 20
@@ -191,12 +198,16 @@ class TrainSettings:
     scheduler: str = "onecycle"
     patience: int = 5
     precision: str = "auto"
+    optimizer: str = "adamw"
+    l2: float = 1e-5
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2 or self.patience < 1:
             raise ValueError("epochs and patience must be >= 1 and batch_size >= 2")
-        if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError("lr must be > 0 and weight_decay >= 0")
+        if not self.lr > 0 or self.weight_decay < 0 or self.l2 < 0:
+            raise ValueError("lr must be > 0, weight_decay and l2 >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
         if self.precision not in PRECISIONS:
@@ -239,13 +250,17 @@ def _autocast(device, cast):
     return torch.autocast(device_type=device.type, dtype=cast)
 
 
-def _adamw(net: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    """AdamW, fused into one kernel per step where this torch build supports it."""
-    options = {"lr": settings.lr, "weight_decay": settings.weight_decay}
+def make_optimizer(net: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """Adam with coupled L2 or AdamW, fused into one kernel per step where torch supports it."""
+    if settings.optimizer == "adam":
+        cls, decay = torch.optim.Adam, settings.l2
+    else:
+        cls, decay = torch.optim.AdamW, settings.weight_decay
+    options = {"lr": settings.lr, "weight_decay": decay}
     try:
-        return torch.optim.AdamW(net.parameters(), fused=True, **options)
-    except (RuntimeError, TypeError):  # pragma: no cover - builds without fused AdamW
-        return torch.optim.AdamW(net.parameters(), **options)
+        return cls(net.parameters(), fused=True, **options)
+    except (RuntimeError, TypeError):  # pragma: no cover - builds without fused kernels
+        return cls(net.parameters(), **options)
 
 
 def train_network(
@@ -272,8 +287,8 @@ def train_network(
         loss_fn: training loss on ``head``'s logits.
         settings: optimiser, schedule and stopping.
         head: ``main`` or ``aux`` (pre-training on auxiliary targets).
-        valid: validation features and hard labels of ``head``, for best-epoch selection and
-            the plateau schedule only; without it the last epoch is kept.
+        valid: validation features and hard labels of ``head``, for best-epoch selection, the
+            plateau schedule and patience only; without it the last epoch is kept.
         aux_targets: auxiliary labels of the first ``len(aux_targets)`` training rows (rows
             added by oversampling have none) for a multi-task auxiliary loss.
         aux_weight: weight of the auxiliary BCE in the multi-task loss.
@@ -294,7 +309,7 @@ def train_network(
     n = len(X)
     # A last batch of one row would break BatchNorm in training mode: it is dropped.
     steps_per_epoch = max(1, n // settings.batch_size + (n % settings.batch_size >= 2))
-    optimizer = _adamw(net, settings)
+    optimizer = make_optimizer(net, settings)
     scheduler = None
     total_steps = settings.epochs * steps_per_epoch
     # OneCycle needs at least one step in each of its two phases (fewer steps: constant rate).
@@ -357,7 +372,9 @@ def train_network(
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         if deadline is not None and deadline.expired():
             raise BudgetExhausted(f"{label}: the deadline passed after epoch {epoch}")
-        if valid_X is not None and epoch - best_epoch >= settings.patience:
+        # OneCycle is stopped by nothing but its end: its best epochs come once the rate has
+        # annealed, long after a patience window would have fired.
+        if scheduler is None and valid_X is not None and epoch - best_epoch >= settings.patience:
             break
     if best_state is not None:
         net.load_state_dict(best_state)

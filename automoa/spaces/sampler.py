@@ -100,9 +100,10 @@ def default_params(space: SearchSpace, family: str) -> dict[str, Any]:
     """The Optuna parameters of the default configuration for one family.
 
     Each spec's default is used (see :mod:`automoa.spaces.schema` for how a missing default is
-    resolved); optional steps are enabled per ``default_enabled``; the default loss is the first
-    in sorted order. Only the parameters of that branch are included, so the result can be
-    passed to ``study.enqueue_trial`` or ``optuna.trial.FixedTrial``.
+    resolved); optional steps are enabled per ``default_enabled``; the loss is the space's
+    default loss (:attr:`~automoa.spaces.schema.SearchSpace.default_loss`). Only the
+    parameters of that branch are included, so the result can be passed to
+    ``study.enqueue_trial`` or ``optuna.trial.FixedTrial``.
 
     Args:
         space: the search space.
@@ -130,7 +131,7 @@ def default_params(space: SearchSpace, family: str) -> dict[str, Any]:
                 continue
         params.update(_defaults(f"prep.{step.key}", step.params))
     if family_spec.uses_loss and space.losses:
-        loss_name = next(iter(space.losses))
+        loss_name = space.default_loss
         params["loss.name"] = loss_name
         params.update(_defaults(f"loss.{loss_name}", space.losses[loss_name].params))
     return params
@@ -165,7 +166,7 @@ def start_params(space: SearchSpace, start: StartSpec, label: str | None = None)
             full[f"prep.{step.key}.enabled"] = step.default_enabled
         full.update(_defaults(f"prep.{step.key}", step.params))
     if family_spec.uses_loss and space.losses:
-        full["loss.name"] = next(iter(space.losses))
+        full["loss.name"] = space.default_loss
         for name, loss in space.losses.items():
             full.update(_defaults(f"loss.{name}", loss.params))
     full.update(start.params)

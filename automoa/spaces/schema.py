@@ -33,7 +33,8 @@ The format
     losses:                       # optional; sampled as `loss.name` only when the chosen
       bce: {}                     #   family trains with a loss (its ``uses_loss``)
       focal:
-        params:
+        default: true             # optional: the default configuration's loss (at most one
+        params:                   #   loss; without it, the first loss in sorted order)
           gamma: {type: float, low: 0.5, high: 3.0, default: 2.0}
     starts:                       # optional: known-good configurations tried first
       - name: strong-linear       # required, distinct
@@ -45,8 +46,9 @@ Keys
 ----
 Top level: ``name`` (required), ``description``, ``preprocessing``, ``models`` (required),
 ``losses``, ``starts``; nothing else. A preprocessing entry: ``step`` (required), ``id``,
-``optional``, ``default_enabled``, ``fit_on``, ``params``. A model or loss entry: ``params``
-only (an empty entry, ``{}`` or nothing at all, is allowed). A start: ``name`` and ``family``
+``optional``, ``default_enabled``, ``fit_on``, ``params``. A model entry: ``params`` only; a
+loss entry: ``params`` and ``default`` (an empty entry, ``{}`` or nothing at all, is allowed).
+A start: ``name`` and ``family``
 (required), ``params``. Family, step and parameter names
 are checked against the registries (:func:`automoa.models.family_names`,
 :func:`automoa.preprocessing.step_names`) and the constructor signatures (a constructor that
@@ -125,7 +127,8 @@ Names are namespaced by branch, so a conditional branch never reuses a name:
 (by default its step name). ``model.family`` is suggested
 even when the space has one family (a one-choice categorical), and ``loss.name`` even with one
 loss, so names stay stable when a space grows. Family and loss choices are offered in sorted
-order. The default loss (used by the default configuration) is the first loss in sorted order.
+order. The default loss (used by the default configuration and by starts that do not name one)
+is the loss marked ``default: true``, else the first loss in sorted order.
 When the chosen family uses a loss but the space has no ``losses`` block, the configuration's
 loss is ``None`` (the family's own default).
 
@@ -158,11 +161,12 @@ the document itself is ``(top level)``; YAML syntax errors and duplicate keys gi
 Canonical form
 --------------
 :meth:`SearchSpace.to_dict` is itself a valid space document with every key spelled out and
-every default resolved, except that a preprocessing entry's ``id`` and ``fit_on`` are written
-only when they differ from their defaults (the step name, ``train``), so spaces that do not use
-them keep their hash; :meth:`SearchSpace.to_json` (sorted keys, compact) is therefore
-independent of comments, key order and the file's location, and :attr:`SearchSpace.hash` is its
-sha256. The name, description, ids and ``fit_on`` are part of it.
+every default resolved, except that a preprocessing entry's ``id`` and ``fit_on`` and a loss's
+``default`` are written only when they differ from their defaults (the step name, ``train``,
+``false``), so spaces that do not use them keep their hash; :meth:`SearchSpace.to_json`
+(sorted keys, compact) is therefore independent of comments, key order and the file's location,
+and :attr:`SearchSpace.hash` is its sha256. The name, description, ids, ``fit_on`` and the
+default loss are part of it.
 """
 
 from __future__ import annotations
@@ -374,10 +378,12 @@ class LossSpec:
     Attributes:
         name: loss name (a key of :data:`automoa.losses.LOSS_PARAMS`).
         params: parameter name -> spec (read-only mapping, sorted by name).
+        default: whether this is the space's default loss (``default: true``).
     """
 
     name: str
     params: Mapping[str, ParamSpec] = field(default_factory=lambda: _freeze(None))
+    default: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _freeze(self.params))
@@ -387,7 +393,10 @@ class LossSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical, JSON-ready form (a valid ``losses`` entry)."""
-        return {"params": _params_dict(self.params)}
+        data: dict[str, Any] = {"params": _params_dict(self.params)}
+        if self.default:  # written only when set: spaces without it keep their hash
+            data["default"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -461,6 +470,13 @@ class SearchSpace:
         if self.starts:  # absent when empty: spaces without starts keep their hash
             data["starts"] = [start.to_dict() for start in self.starts]
         return data
+
+    @property
+    def default_loss(self) -> str | None:
+        """The loss of the default configuration: the one marked ``default``, else the first
+        in sorted order (``None`` without losses)."""
+        marked = [name for name, spec in self.losses.items() if spec.default]
+        return marked[0] if marked else next(iter(self.losses), None)
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, compact, independent of the source file's layout."""

@@ -38,6 +38,7 @@ _START_KEYS = ("name", "family", "params")
 _STEP_KEYS = ("step", "id", "optional", "default_enabled", "fit_on", "params")
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 _BLOCK_KEYS = ("params",)
+_LOSS_KEYS = ("params", "default")
 _RANGE_KEYS = ("type", "low", "high", "log", "step", "default")
 _SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("type", "value"),
@@ -359,8 +360,8 @@ class _Validator:
                     path,
                     f"unknown loss{did_you_mean(name, known)}, expected one of {', '.join(known)}",
                 )
-            block = self.mapping(block, path, "a mapping with the key params")
-            self.keys(block, path, _BLOCK_KEYS, {})
+            block = self.mapping(block, path, "a mapping with the keys params and default")
+            self.keys(block, path, _LOSS_KEYS, {})
             params = self.params(
                 block.get("params"),
                 f"{path}.params",
@@ -369,7 +370,15 @@ class _Validator:
                 (),
                 False,
             )
-            losses[name] = LossSpec(name, params)
+            is_default = self.boolean(block.get("default"), f"{path}.default", False)
+            marked = [other for other, spec in losses.items() if spec.default]
+            if is_default and marked:
+                self.fail(
+                    f"{path}.default",
+                    f"loss {marked[0]!r} is already the default, expected at most one "
+                    "loss with default: true",
+                )
+            losses[name] = LossSpec(name, params, is_default)
         return losses
 
     # -- parameters -----------------------------------------------------------------------

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.model_selection import KFold
 
 from automoa.exceptions import BudgetExhausted
 from automoa.metrics import mean_columnwise_log_loss, prior_probabilities
@@ -72,13 +71,11 @@ def test_keeps_the_weights_of_the_best_validation_epoch():
     assert float(kept) == pytest.approx(outcome.best_valid_loss, rel=1e-5)
 
 
-def test_patience_stops_early():
-    X, Y, _ = _data()
-    Xv, Yv, _ = _data(seed=1, n=200)
-    family = get_family("mlp")(**{**SMALL["mlp"], "epochs": 200, "patience": 2, "lr": 3e-2})
-    family.settings = tt.TrainSettings(epochs=200, batch_size=64, lr=3e-2, patience=2)
+def _train(settings, X, Y, Xv, Yv, seed=0):
+    torch.manual_seed(seed)
+    family = get_family("mlp")(**SMALL["mlp"])
     net = get_family("mlp").fitted_class.build_net(
-        {**family.body_spec(10), "n_main": 4, "n_aux": 0}, torch.device("cpu")
+        {**family.body_spec(X.shape[1]), "n_main": Y.shape[1], "n_aux": 0}, torch.device("cpu")
     )
     with tt.torch_threads(1):  # tiny products: one thread is fastest
         outcome = tt.train_network(
@@ -86,11 +83,78 @@ def test_patience_stops_early():
             tt.as_tensor(X, torch.device("cpu")),
             Y,
             lambda z, t: torch.nn.functional.binary_cross_entropy_with_logits(z, t),
-            family.settings,
+            settings,
             valid=(tt.as_tensor(Xv, torch.device("cpu")), Yv),
         )
+    return net, outcome
+
+
+@pytest.mark.parametrize("scheduler", ["plateau", "constant"])
+def test_patience_stops_schedules_that_can_stop(scheduler):
+    X, Y, _ = _data()
+    Xv, Yv, _ = _data(seed=1, n=200)
+    settings = tt.TrainSettings(epochs=200, batch_size=64, lr=3e-2, patience=2, scheduler=scheduler)
+    _, outcome = _train(settings, X, Y, Xv, Yv)
     assert outcome.epochs_run < 200
     assert outcome.epochs_run - outcome.best_epoch == 2
+
+
+def test_onecycle_runs_every_epoch_and_keeps_the_best():
+    X, Y, _ = _data()
+    Xv, Yv, _ = _data(seed=1, n=200)
+    settings = tt.TrainSettings(
+        epochs=30, batch_size=64, lr=3e-2, patience=1, scheduler="onecycle", precision="float32"
+    )
+    net, outcome = _train(settings, X, Y, Xv, Yv)
+    history = outcome.history
+    # Patience 1 would have stopped at the first epoch that did not improve...
+    assert any(later >= min(history[:i]) for i, later in enumerate(history) if i)
+    # ... but OneCycle runs to the end of its schedule and keeps its best epoch.
+    assert outcome.epochs_run == 30 and len(history) == 30
+    assert outcome.best_epoch == history.index(min(history)) + 1
+    logits = tt.predict_logits(net, tt.as_tensor(Xv, torch.device("cpu")))
+    kept = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.from_numpy(Yv.astype(np.float32))
+    )
+    assert float(kept) == pytest.approx(outcome.best_valid_loss, rel=1e-5)
+
+
+def test_optimizer_choice():
+    family = get_family("mlp")
+    net = torch.nn.Linear(3, 2)
+    adam = tt.make_optimizer(net, tt.TrainSettings(optimizer="adam", l2=1e-5))
+    adamw = tt.make_optimizer(net, tt.TrainSettings(optimizer="adamw", weight_decay=0.03))
+    assert type(adam) is torch.optim.Adam and adam.defaults["weight_decay"] == 1e-5
+    assert type(adamw) is torch.optim.AdamW and adamw.defaults["weight_decay"] == 0.03
+    # A configuration written before the choice existed trains as it did: AdamW.
+    assert family(**SMALL["mlp"]).settings.optimizer == "adamw"
+
+    X, Y, _ = _data(n=400)
+    Xv, Yv, _ = _data(seed=1, n=200)
+    # 20 epochs of 13 steps at a peak rate of 1e-2: AdamW's decay of 0.3 shrinks the weights
+    # by about lr x decay x steps = 0.3 x 1.3 (the rates summed over the schedule).
+    params = {**SMALL["mlp"], "epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_norm": False}
+
+    def fit(**extra):
+        return family(**params, **extra).fit(X, Y, X_valid=Xv, Y_valid=Yv, seed=0)
+
+    def first_layer_norm(model):
+        linear = next(m for m in model.nets[0].modules() if isinstance(m, torch.nn.Linear))
+        return float(linear.weight.detach().norm())
+
+    prior = mean_columnwise_log_loss(Yv, np.tile(prior_probabilities(Y), (len(Xv), 1)))
+    for optimizer, decay, weak, strong in [
+        ("adam", "l2", 1e-5, 1e-1),
+        ("adamw", "weight_decay", 1e-5, 3e-1),
+    ]:
+        light = fit(optimizer=optimizer, **{decay: weak})
+        heavy = fit(optimizer=optimizer, **{decay: strong})
+        assert mean_columnwise_log_loss(Yv, light.predict_proba(Xv)) < 0.75 * prior
+        # The decay acts within the schedule: the weights end up visibly smaller.
+        assert first_layer_norm(heavy) < 0.9 * first_layer_norm(light)
+    assert not np.allclose(
+        fit(optimizer="adam").predict_proba(Xv), fit(optimizer="adamw").predict_proba(Xv)
+    )
 
 
 @pytest.mark.parametrize("name", ["mlp", "tabnet"])
@@ -137,25 +201,71 @@ def test_without_auxiliary_labels_the_modes_fall_back_to_none(aux):
         assert np.array_equal(out.predict_proba(X), plain)
 
 
-def test_two_stage_features_of_training_rows_are_out_of_fold():
-    X, _, Y_aux = _data(n=300)
+def test_two_stage_inner_folds_keep_groups_whole():
+    from automoa.models.torch_family import stage1_folds
+
+    _, _, Y_aux = _data(n=300)
+    groups = np.repeat(np.arange(100), 3)[np.random.default_rng(0).permutation(300)]
+    fold_of = stage1_folds(Y_aux[:, :2], 3, 7, groups)
+    assert set(fold_of) == {0, 1, 2}
+    for group in np.unique(groups):
+        assert len(set(fold_of[groups == group])) == 1
+    # Without groups every row is its own group: replicates are split.
+    alone = stage1_folds(Y_aux[:, :2], 3, 7, None)
+    assert any(len(set(alone[groups == g])) > 1 for g in np.unique(groups))
+    assert np.array_equal(alone, stage1_folds(Y_aux[:, :2], 3, 7, None))  # seeded
+    with pytest.raises(ValueError, match="groups"):
+        stage1_folds(Y_aux[:, :2], 3, 7, groups[:-1])
+
+
+def _two_stage(X, Y_aux, groups=None, seed=7, folds=3):
     family = get_family("mlp")(
-        **{**SMALL["mlp"], "aux": "two_stage", "stage1_folds": 3, "epochs": 3}
+        **{**SMALL["mlp"], "aux": "two_stage", "stage1_folds": folds, "epochs": 3}
     )
-    cols = [0, 1]  # column 2 is never positive: not learned
     X_t = tt.as_tensor(X, torch.device("cpu"))
     with torch.random.fork_rng(devices=[]), tt.torch_threads(1):
-        _, nets, X_stage2, _ = family._two_stage(
-            X_t, None, Y_aux[:, cols], None, 7, torch.device("cpu")
+        _, nets, quantile, X_stage2, _ = family._two_stage(
+            X_t, None, Y_aux, None, seed, torch.device("cpu"), groups
         )
-    folds = KFold(3, shuffle=True, random_state=7).split(np.arange(len(X)))
-    for net, (_, inner_valid) in zip(nets, folds, strict=True):
-        expected = torch.sigmoid(tt.predict_logits(net, X_t[inner_valid])).numpy()
-        assert np.allclose(X_stage2[inner_valid, 10:].numpy(), expected)
+    return X_t, nets, quantile, X_stage2
+
+
+def test_two_stage_features_of_training_rows_are_out_of_fold_by_group():
+    from automoa.models.torch_family import stage1_folds
+
+    X, _, Y_aux = _data(n=300)
+    cols = [0, 1]  # column 2 is never positive: not learned
+    groups = np.repeat(np.arange(100), 3)
+    X_t, nets, quantile, X_stage2 = _two_stage(X, Y_aux[:, cols], groups)
+    fold_of = stage1_folds(Y_aux[:, cols], 3, 7, groups)
+    for k, net in enumerate(nets):
+        inner_valid = np.flatnonzero(fold_of == k)
+        raw = torch.sigmoid(tt.predict_logits(net, X_t[inner_valid])).numpy()
+        assert np.allclose(X_stage2[inner_valid, 10:].numpy(), quantile.transform(raw), atol=1e-5)
         # An inner model's predictions of its own training rows are not what stage 2 sees.
-        others = np.setdiff1d(np.arange(len(X)), inner_valid)
+        others = np.flatnonzero(fold_of != k)
         seen = torch.sigmoid(tt.predict_logits(net, X_t[others])).numpy()
-        assert not np.allclose(X_stage2[others, 10:].numpy(), seen)
+        assert not np.allclose(X_stage2[others, 10:].numpy(), quantile.transform(seen))
+
+
+def test_two_stage_outputs_are_rank_gaussed_on_the_training_rows():
+    X, _, Y_aux = _data(n=300)
+    _, _, quantile, X_stage2 = _two_stage(X, Y_aux[:, :2])
+    extra = X_stage2[:, 10:].numpy()
+    assert extra.min() < -1.5 and extra.max() > 1.5  # no longer probabilities
+    assert np.abs(np.median(extra, axis=0)).max() < 0.1
+    assert np.abs(extra.std(axis=0) - 1.0).max() < 0.3
+    assert quantile.transformer.quantiles_.shape == (100, 2)  # fitted on the training rows
+
+
+def test_two_stage_resampled_rows_are_predicted_by_the_model_that_held_out_their_source():
+    X, _, Y_aux = _data(n=300)
+    copies = np.arange(0, 300, 5)
+    X_more = np.vstack([X, X[copies]])  # oversampled copies: no auxiliary labels, no group
+    _, _, _, X_stage2 = _two_stage(X_more, Y_aux[:, :2], np.repeat(np.arange(100), 3))
+    # A copy's stage-1 features are its source's out-of-fold ones, not an average of models
+    # that trained on the source.
+    assert np.allclose(X_stage2[300:].numpy(), X_stage2[copies].numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("aux", ["multitask", "pretrain", "two_stage"])
@@ -257,6 +367,9 @@ def test_precision_auto_follows_the_hardware():
         ("mlp", {"scheduler": "cosine"}),
         ("mlp", {"precision": "float16"}),
         ("mlp", {"stage1_folds": 1}),
+        ("mlp", {"optimizer": "sgd"}),
+        ("mlp", {"l2": -1e-5}),
+        ("tabnet", {"optimizer": "rmsprop"}),
         ("tabnet", {"mask_type": "softmax"}),
         ("tabnet", {"gamma": 0.5}),
         ("tabnet", {"batch_size": 1}),
@@ -297,3 +410,26 @@ def test_fast_dropout_is_unbiased_and_seeded(rate):
     assert torch.equal(layer.eval()(x), x)
     odd = torch.ones(3, 7)  # sizes that are not a multiple of 8
     assert layer.train()(odd).shape == odd.shape
+
+
+def test_two_stage_state_is_json_and_arrays_and_older_states_still_load(tmp_path):
+    import json
+
+    from automoa.models import restore
+    from automoa.models.base import ModelState
+
+    X, Y, Y_aux = _data(n=300)
+    params = {**SMALL["mlp"], "epochs": 3, "aux": "two_stage", "stage1_folds": 2}
+    model = get_family("mlp")(**params).fit(X, Y, Y_aux=Y_aux, groups=np.arange(300) // 3)
+    state = model.state()
+    np.savez(tmp_path / "state.npz", allow_pickle=False, **state.arrays)
+    with np.load(tmp_path / "state.npz", allow_pickle=False) as npz:
+        arrays = dict(npz)
+    saved = ModelState(state.family, json.loads(json.dumps(state.meta)), arrays)
+    assert np.array_equal(restore(saved).predict_proba(X), model.predict_proba(X))
+    # A model saved before stage-1 outputs were rank-gaussed loads and reads raw probabilities.
+    old_meta = {k: v for k, v in saved.meta.items() if k != "stage1_quantile"}
+    old_arrays = {k: v for k, v in arrays.items() if not k.startswith("stage1_quantile.")}
+    old = restore(ModelState(state.family, old_meta, old_arrays))
+    assert old.stage1_quantile is None
+    assert old.predict_proba(X).shape == Y.shape

@@ -244,7 +244,7 @@ def test_shipped_space_contents() -> None:
     assert linear["C"] == FloatParam(1e-4, 0.1, 0.001, log=True)
     assert linear["max_iter"] == IntParam(20, 200, 40, log=True)
     assert linear["class_weight"] == ConstantParam("none")
-    assert set(moa.losses) == {"bce", "smoothed_bce", "focal"}
+    assert set(moa.losses) == {"bce", "smoothed_bce"}  # focal did not help on MoA
 
 
 def test_shipped_names_and_paths_agree(tmp_path: Path) -> None:
