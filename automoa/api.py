@@ -28,6 +28,7 @@ from automoa.search.ensembling import (
     EnsembleReport,
     build_ensemble,
     submission_path,
+    write_prior_submission,
 )
 from automoa.search.study import (
     DATA_ATTR,
@@ -254,6 +255,10 @@ def search(
             seconds=max(reserve, budget_seconds - outcome.seconds),
         )
         outcome = dataclasses.replace(outcome, ensemble=report)
+    elif outcome.stopped_by != "interrupted" and best_value(outcome.study) is None:
+        # Anytime guarantee: even a budget too small for one trial leaves usable predictions.
+        written = write_prior_submission(submission_path(location), dataset) if ensemble else None
+        outcome = dataclasses.replace(outcome, prior_only=True, prior_submission=written)
     record_run(
         outcome.study,
         SearchRun(

@@ -50,6 +50,16 @@ class SearchResult:
         return self.outcome.trials_run
 
     @property
+    def prior_only(self) -> bool:
+        """Whether no trial completed, so that the constant prior is this run's only result."""
+        return self.outcome.prior_only
+
+    @property
+    def prior_submission(self) -> str | None:
+        """The prior's test predictions written when :attr:`prior_only` (test data only)."""
+        return self.outcome.prior_submission
+
+    @property
     def seconds(self) -> float:
         """Wall time of the search, ensemble excluded."""
         return self.outcome.seconds

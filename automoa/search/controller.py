@@ -25,17 +25,26 @@ from automoa.search.artifacts import (
     save_fold_models_artifact,
 )
 from automoa.search.checkpoints import FoldCheckpoints
+from automoa.search.cost import CostModel, DataShape
 from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, data_key, evaluate
-from automoa.search.pruning import MarginPercentilePruner
+from automoa.search.pruning import FoldHalvingPruner
 from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
-from automoa.spaces import SearchSpace, bind_data, default_params, sample, start_params
+from automoa.spaces import (
+    SearchSpace,
+    bind_data,
+    config_from_params,
+    default_params,
+    sample,
+    start_params,
+)
 
-#: Trials of one family whose fold times estimate the next trial's.
-_TIMING_WINDOW = 10
-#: Consecutive trials pruned for lack of time after which the search stops.
+#: Consecutive trials stopped for lack of time after which the search ends, once not even the
+#: cheapest first trial fits the time left (before that, a cheaper proposal may still fit).
 _MAX_BUDGET_PRUNES = 3
+#: Consecutive trials stopped for lack of time after which the search ends regardless.
+_MAX_BUDGET_SKIPS = 50
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,10 @@ class SearchOutcome:
     cache_stats: CacheStats
     #: the study's ensemble, when the search built one (:mod:`automoa.search.ensembling`)
     ensemble: Any = None
+    #: set when no trial completed: the run's only result is the constant prior (its test
+    #: predictions are in this submission file, when the data has test features)
+    prior_only: bool = False
+    prior_submission: str | None = None
 
 
 def package_versions() -> dict[str, str]:
@@ -95,21 +108,72 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
 
 
 def make_pruner() -> optuna.pruners.BasePruner:
-    """Fold-level pruning: 1% worse than 3 in 4 complete trials at the same fold."""
-    return MarginPercentilePruner(percentile=75.0, margin=0.01, n_startup_trials=5)
+    """Fold-level successive halving (after folds 1 and 3), then the 1% margin rule."""
+    return FoldHalvingPruner()
 
 
-def _expected_fold_seconds(study: optuna.Study, family: str) -> float:
-    """Median fold time of the family's recent complete trials (0 when none yet)."""
-    times: list[float] = []
-    for trial in reversed(
-        study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    ):
-        if trial.user_attrs.get("family") == family:
-            times.extend(trial.user_attrs.get("fold_seconds", []))
-            if len(times) >= _TIMING_WINDOW * 5:
-                break
-    return float(np.median(times)) if times else 0.0
+def first_trials(space: SearchSpace, shape: DataShape) -> list[dict[str, Any]]:
+    """The configurations tried before the sampler proposes: cheapest first.
+
+    The space's known-good ``starts`` and the default configuration of each family that has no
+    start (a start is that family's known-good default), ordered by their predicted cost on
+    this data, ``linear`` first: its regularisation path is the cheap, strong baseline every
+    budget must be able to afford.
+    """
+    queue: list[tuple[tuple[bool, float], dict[str, Any]]] = []
+    started_families = set()
+    for start in space.starts:
+        try:
+            params = start_params(space, start)
+        except SearchSpaceError as exc:
+            warnings.warn(
+                f"start {start.name!r} skipped: it does not fit the space bound to this data "
+                f"({exc})",
+                DataWarning,
+                stacklevel=3,
+            )
+            continue
+        started_families.add(start.family)
+        queue.append((_queue_key(space, params, shape), params))
+    for family in space.families:
+        if family not in started_families:
+            params = default_params(space, family)
+            queue.append((_queue_key(space, params, shape), params))
+    queue.sort(key=lambda item: item[0])
+    return [params for _, params in queue]
+
+
+def _queue_key(space: SearchSpace, params: dict[str, Any], shape: DataShape) -> tuple[bool, float]:
+    config = config_from_params(space, params)
+    return config.family != "linear", CostModel(shape).fold_seconds(config)
+
+
+def _tried(study: optuna.Study, params: dict[str, Any]) -> bool:
+    """Whether a trial with exactly these parameters is in the study (any state)."""
+    for trial in study.get_trials(deepcopy=False):
+        if trial.system_attrs.get("fixed_params", trial.params) == params:
+            return True
+    return False
+
+
+def _queue_next_first_trial(
+    study: optuna.Study,
+    space: SearchSpace,
+    queue: list[dict[str, Any]],
+    cost: CostModel,
+    deadline: Deadline,
+) -> None:
+    """Queue the first untried configuration of ``queue`` whose cross-validation fits the time
+    left; an expensive one stays untried for a later, longer run."""
+    waiting = optuna.trial.TrialState.WAITING
+    if study.get_trials(deepcopy=False, states=(waiting,)):
+        return  # queued by an earlier run, another worker, or a retry
+    for params in queue:
+        if _tried(study, params):
+            continue
+        if deadline.can_fit(cost.trial_seconds(config_from_params(space, params))):
+            study.enqueue_trial(params, skip_if_exists=True)
+            return
 
 
 class _Objective:
@@ -141,13 +205,16 @@ class _Objective:
         self.seed = seed
         self.device = device
         self.versions = package_versions()
+        self.cost = CostModel(DataShape.of(dataset, int(meta.folds.max()) + 1))
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = sample(trial, self.space)
+        predicted = self.cost.fold_seconds(config)
         trial.set_user_attr("family", config.family)
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("seed", self.seed)
         trial.set_user_attr("device", self.device)
+        trial.set_user_attr("predicted_fold_seconds", predicted)
 
         def report(fold: int, mean_loss: float) -> bool:
             trial.report(mean_loss, fold)
@@ -167,7 +234,7 @@ class _Objective:
                 reporter=report,
                 seed=self.seed,
                 device=self.device,
-                expected_fold_seconds=_expected_fold_seconds(trial.study, config.family),
+                expected_fold_seconds=predicted,
                 cache=self.cache,
                 keep_models=self.keep_models,
                 checkpoints=checkpoints,
@@ -198,24 +265,6 @@ class _Objective:
         return result.cv_score
 
 
-def _enqueue_first_trials(study: optuna.Study, space: SearchSpace) -> None:
-    """The space's known-good starts, then each family's default configuration."""
-    for start in space.starts:
-        try:
-            params = start_params(space, start)
-        except SearchSpaceError as exc:
-            warnings.warn(
-                f"start {start.name!r} skipped: it does not fit the space bound to this data "
-                f"({exc})",
-                DataWarning,
-                stacklevel=3,
-            )
-            continue
-        study.enqueue_trial(params, skip_if_exists=True)
-    for family in space.families:
-        study.enqueue_trial(default_params(space, family), skip_if_exists=True)
-
-
 #: Sampler seed offset between workers of one study.
 WORKER_SEED_STRIDE = 7919
 
@@ -227,7 +276,7 @@ def prepare_study(
     n_splits: int,
     seed: int,
 ) -> tuple[optuna.Study, StudyMeta, bool, SearchSpace]:
-    """Open (or create and set up) the study: bound space, folds, prior, first trials queued.
+    """Open (or create and set up) the study: bound space, folds, prior.
 
     Returns:
         ``(study, meta, created, bound space)``.
@@ -241,8 +290,6 @@ def prepare_study(
     study, meta, created = open_study(
         location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
     )
-    if created:
-        _enqueue_first_trials(study, space)
     return study, meta, created, space
 
 
@@ -313,6 +360,9 @@ def run_search(
         cache,
         keep_models,
     )
+    shape = DataShape.of(dataset, n_splits=int(meta.folds.max()) + 1)
+    queue = first_trials(space, shape)
+    cheapest = [config_from_params(space, params) for params in queue[:1]]
     trials_run = 0
     budget_prunes = 0
     stopped_by = "budget"
@@ -327,6 +377,9 @@ def run_search(
         if deadline.expired():
             break
         fail_dead_trials(study)  # re-queues the trials of workers that died
+        # Calibrated on every finished fold so far, this worker's and the others'.
+        objective.cost.observe_trials(study.get_trials(deepcopy=False))
+        _queue_next_first_trial(study, space, queue, objective.cost, deadline)
         with warnings.catch_warnings():
             # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
@@ -341,6 +394,7 @@ def run_search(
         except TrialStopped as stop:
             state, reason = optuna.trial.TrialState.PRUNED, stop.reason
             trial.set_user_attr("fold_scores", stop.fold_scores)
+            trial.set_user_attr("fold_seconds", stop.fold_seconds)
         except KeyboardInterrupt:
             state, reason = optuna.trial.TrialState.FAIL, "interrupted by the user (Ctrl-C)"
             stopped_by = "interrupted"
@@ -374,10 +428,14 @@ def run_search(
             )
         if stopped_by == "interrupted":
             break
-        # A trial too slow for the time left does not end the search: a faster configuration
-        # may still fit. Several in a row mean nothing sampled fits any more.
+        # A trial too slow for the time left does not end the search (it was stopped before
+        # its first fold, at no cost): a cheaper proposal may still fit. Several in a row, once
+        # not even the cheapest first trial fits, mean nothing will.
         budget_prunes = budget_prunes + 1 if (reason or "").startswith("budget") else 0
-        if budget_prunes >= _MAX_BUDGET_PRUNES:
+        cheapest_fits = any(deadline.can_fit(objective.cost.trial_seconds(c)) for c in cheapest)
+        if budget_prunes >= _MAX_BUDGET_PRUNES and not cheapest_fits:
+            break
+        if budget_prunes >= _MAX_BUDGET_SKIPS:
             break
     return SearchOutcome(
         study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats

@@ -40,9 +40,10 @@ from automoa.data.dataset import Dataset
 from automoa.ensemble import SCREEN_STRIDE, honest_evaluation, select
 from automoa.exceptions import StudyError
 from automoa.metrics import mean_columnwise_log_loss
+from automoa.models.registry import get_family
 from automoa.postprocess import Clip, honest_clip
 from automoa.search.artifact_store import StudyArtifacts
-from automoa.search.study import StudyLocation, read_meta_for
+from automoa.search.study import PRIOR_CONFIG, StudyLocation, read_meta_for
 from automoa.stacking import Stacker, fit_stacker, honest_stacking
 
 ENSEMBLE_ATTR = "automoa_ensemble"
@@ -354,6 +355,26 @@ def submission_path(location: StudyLocation) -> Path:
 def write_submission(path: str | Path, dataset: Dataset, proba: np.ndarray) -> None:
     """Write test ids + target columns (training order) as CSV, atomically."""
     write_predictions(path, dataset.id_name, dataset.test_ids, dataset.target_names, proba)
+
+
+def write_prior_submission(path: str | Path, dataset: Dataset) -> str | None:
+    """Write the constant prior's test predictions: what a search with no complete trial leaves.
+
+    Each label is predicted by its Laplace-smoothed rate over the training rows (known
+    negatives excluded, as in every trial), and known-negative test rows by 0.
+
+    Returns:
+        The path written, or ``None`` when the data has no test features.
+    """
+    if dataset.X_test is None:
+        return None
+    trainable = dataset.trainable_mask
+    model = get_family(PRIOR_CONFIG.family)(**PRIOR_CONFIG.model_params)
+    proba = model.fit(dataset.X[trainable], dataset.Y[trainable]).predict_proba(dataset.X_test)
+    if dataset.test_known_negative is not None:
+        proba[dataset.test_known_negative] = 0.0
+    write_submission(path, dataset, proba)
+    return str(path)
 
 
 def write_predictions(

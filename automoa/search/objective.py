@@ -29,10 +29,14 @@ FoldReporter = Callable[[int, float], bool]
 class TrialStopped(Exception):
     """The trial stopped before scoring every fold (pruned, or out of budget)."""
 
-    def __init__(self, reason: str, fold_scores: list[float]) -> None:
+    def __init__(
+        self, reason: str, fold_scores: list[float], fold_seconds: list[float] | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fold_scores = fold_scores
+        #: seconds of the folds that finished (the cost model learns from pruned trials too)
+        self.fold_seconds = [] if fold_seconds is None else fold_seconds
 
 
 @dataclass
@@ -95,6 +99,7 @@ def _fit_fold(
     cache: StepCache | None,
     cache_key: str,
     fold_scores: list[float],
+    fold_seconds: list[float],
 ) -> tuple[FoldRecord, FoldModel]:
     """Fit one fold's chain and model on its training rows; predict its validation and test rows."""
     started = time.perf_counter()
@@ -128,9 +133,9 @@ def _fit_fold(
             groups=train_idx if dataset.groups is None else dataset.groups[train_idx],
         )
     except BudgetExhausted as exc:
-        raise TrialStopped(f"budget: {exc}", fold_scores) from exc
+        raise TrialStopped(f"budget: {exc}", fold_scores, fold_seconds) from exc
     except PruneTrial as exc:
-        raise TrialStopped(str(exc), fold_scores) from exc
+        raise TrialStopped(str(exc), fold_scores, fold_seconds) from exc
     oof_rows = model.predict_proba(prepared.X_valid)
     test = None if prepared.X_test is None else model.predict_proba(prepared.X_test)
     record = FoldRecord(oof_rows, test, time.perf_counter() - started)
@@ -167,7 +172,7 @@ def evaluate(
         reporter: called after each fold; returning True stops (prunes) the trial.
         seed: base seed; fold ``k`` fits with ``seed + k``.
         device: passed to the model family.
-        expected_fold_seconds: an estimate of one fold's duration from earlier trials.
+        expected_fold_seconds: the predicted duration of one fold (the cost model's).
         keep_models: keep the fitted fold models in the result.
         cache: fitted preprocessing prefixes shared across trials (see
             :class:`~automoa.preprocessing.StepCache`).
@@ -205,13 +210,15 @@ def evaluate(
             record = checkpoints.load(fold, scored_valid.size, dataset.n_labels)
         if record is None:
             # A fold starts only if every remaining fold can finish: a partial CV is never
-            # scored.
-            needed = max([expected_fold_seconds, *fold_seconds]) * (n_splits - fold)
+            # scored. Once a fold is measured, the measurement replaces the prediction.
+            per_fold = max(fold_seconds) if fold_seconds else expected_fold_seconds
+            needed = per_fold * (n_splits - fold)
             if deadline is not None and not deadline.can_fit(needed):
                 raise TrialStopped(
                     f"budget: folds {fold}-{n_splits - 1} need ~{needed:.1f}s, "
                     f"{max(deadline.remaining(), 0):.1f}s left",
                     fold_scores,
+                    fold_seconds,
                 )
             record, fitted = _fit_fold(
                 config,
@@ -225,6 +232,7 @@ def evaluate(
                 cache=cache,
                 cache_key=cache_key,
                 fold_scores=fold_scores,
+                fold_seconds=fold_seconds,
             )
             if keep_models:
                 fold_models.append(fitted)
@@ -239,6 +247,7 @@ def evaluate(
             raise TrialStopped(
                 f"pruned after fold {fold}: mean fold log loss {np.mean(fold_scores):.5f}",
                 fold_scores,
+                fold_seconds,
             )
 
     if test_pred is not None and dataset.test_known_negative is not None:

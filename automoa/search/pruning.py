@@ -46,3 +46,69 @@ class MarginPercentilePruner(BasePruner):
             return False
         threshold = float(np.percentile(values, self.percentile))
         return trial.intermediate_values[step] > threshold + self.margin * abs(threshold)
+
+
+class FoldHalvingPruner(BasePruner):
+    """Successive halving with the fold as the resource, then the margin rule.
+
+    At a rung (a fold index in ``rung_steps``) a trial goes on only if its mean loss over the
+    folds so far is among the best ``1 / reduction_factor`` of every trial that reached the same
+    rung (itself included; pruned and running trials count, as in asynchronous successive
+    halving). Every trial runs the same folds in the same order, so rung values are comparable.
+    Until ``min_competitors`` other trials have reached a rung it promotes everything, so the
+    first (queued) trials of a study complete. Between rungs the
+    :class:`MarginPercentilePruner` still stops clearly bad trials.
+
+    Args:
+        rung_steps: fold indices after which a trial competes (0: after the first fold).
+        reduction_factor: 1 in ``reduction_factor`` trials is promoted at each rung.
+        min_competitors: other trials needed at a rung before it prunes.
+        margin: the margin rule used between rungs (the default: 1% over the 75th percentile).
+    """
+
+    def __init__(
+        self,
+        rung_steps: tuple[int, ...] = (0, 2),
+        reduction_factor: float = 3.0,
+        min_competitors: int = 2,
+        margin: BasePruner | None = None,
+    ) -> None:
+        if reduction_factor < 1:
+            raise ValueError(f"reduction_factor must be >= 1, got {reduction_factor}")
+        self.rung_steps = frozenset(rung_steps)
+        self.reduction_factor = reduction_factor
+        self.min_competitors = min_competitors
+        self.margin = margin or MarginPercentilePruner()
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        if step in self.rung_steps and not self._promoted(study, trial, step):
+            return True
+        return self.margin.prune(study, trial)
+
+    def _promoted(self, study: optuna.Study, trial: FrozenTrial, step: int) -> bool:
+        own = trial.intermediate_values[step]
+        others = [
+            t.intermediate_values[step]
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and step in t.intermediate_values
+        ]
+        if len(others) < self.min_competitors:
+            return True
+        values = sorted([*others, own])
+        n_promoted = max(1, int(np.ceil(len(values) / self.reduction_factor)))
+        return own <= values[n_promoted - 1]
+
+
+def rung_counts(trials: list[FrozenTrial], n_splits: int) -> dict[int, int]:
+    """Trials by the number of folds they finished (1..n_splits), for reports."""
+    counts = dict.fromkeys(range(1, n_splits + 1), 0)
+    for trial in trials:
+        done = len(trial.user_attrs.get("fold_scores") or [])
+        if trial.state == TrialState.COMPLETE:
+            done = n_splits
+        if done:
+            counts[min(done, n_splits)] += 1
+    return counts

@@ -12,6 +12,7 @@ from automoa.models.prior import FittedPrior, PriorFamily
 from automoa.search.artifact_store import AtomicFileSystemArtifactStore
 from automoa.search.artifacts import load_array
 from automoa.search.controller import run_search
+from automoa.search.cost import REFERENCE_SECONDS_PER_UNIT
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 
@@ -146,7 +147,9 @@ def test_failing_trial_is_recorded_and_search_goes_on(yeast, tmp_path):
         assert trial.user_attrs["failure_reason"] == "RuntimeError: boom in fit"
 
 
-def test_budget_stops_a_running_fit_and_prunes_the_trial(yeast, tmp_path):
+def test_budget_stops_a_running_fit_and_prunes_the_trial(yeast, tmp_path, monkeypatch):
+    # Predicted as free, so that it starts and the deadline (not the cost model) stops it.
+    monkeypatch.setitem(REFERENCE_SECONDS_PER_UNIT, "test_slow", 0.0)
     started = time.perf_counter()
     outcome = _search(yeast, tmp_path, space=_space(tmp_path, "test_slow"), budget_seconds=3)
     assert time.perf_counter() - started < 6

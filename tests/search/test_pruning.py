@@ -1,7 +1,7 @@
 import optuna
 import pytest
 
-from automoa.search.pruning import MarginPercentilePruner
+from automoa.search.pruning import FoldHalvingPruner, MarginPercentilePruner, rung_counts
 
 
 def _study_with_complete(values_per_trial, pruner):
@@ -48,3 +48,44 @@ def test_no_pruning_during_startup():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         MarginPercentilePruner(**kwargs)
+
+
+def _reach(study, fold_values, state=optuna.trial.TrialState.PRUNED):
+    """A trial that reported ``fold_values`` and ended (pruned trials compete at rungs too)."""
+    trial = study.ask()
+    for step, value in enumerate(fold_values):
+        trial.report(value, step)
+    trial.set_user_attr("fold_scores", list(fold_values))
+    study.tell(trial, fold_values[-1] if state.name == "COMPLETE" else None, state=state)
+
+
+def test_halving_promotes_the_best_third_at_the_first_fold():
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    for value in (0.30, 0.40, 0.50, 0.60, 0.70):
+        _reach(study, [value])
+    # 6 trials at the rung with this one: the best 2 go on.
+    assert not _prunes(study, [0.35])  # second best of 0.30 .. 0.70 and itself
+    assert _prunes(study, [0.45])  # third of 7: out
+    assert _prunes(study, [0.90])
+
+
+def test_halving_lets_the_first_trials_through_and_ranks_by_fold_not_trial_order():
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    assert not _prunes(study, [0.9])  # alone at the rung
+    assert not _prunes(study, [0.95])  # one competitor: still promoted
+    # Two competitors: worse than both, so not in the best third.
+    assert _prunes(study, [0.99])
+    # The second rung (after fold 3) compares means over folds 0..2 only with trials there.
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    for values in ([0.5, 0.5, 0.2], [0.5, 0.5, 0.3]):
+        _reach(study, values, optuna.trial.TrialState.COMPLETE)
+    assert not _prunes(study, [0.5, 0.5])  # between rungs: only the margin rule
+    assert _prunes(study, [0.5, 0.5, 0.4])
+
+
+def test_trials_are_counted_by_the_folds_they_finished():
+    study = optuna.create_study()
+    _reach(study, [0.5])
+    _reach(study, [0.5, 0.4, 0.3])
+    _reach(study, [0.5] * 5, optuna.trial.TrialState.COMPLETE)
+    assert rung_counts(study.get_trials(), 5) == {1: 1, 2: 0, 3: 1, 4: 0, 5: 1}

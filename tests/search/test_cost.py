@@ -1,0 +1,78 @@
+"""The cost model: fold seconds from data size and configuration, calibrated on observed folds."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from automoa.search.cost import CostModel, DataShape, reference_fold_seconds
+from automoa.spaces.config import PipelineConfig, StepConfig
+
+SHAPE = DataShape(n_rows=19000, n_features=875, n_labels=206, n_aux=402, n_splits=5)
+LINEAR = PipelineConfig("linear", {"path_size": 8})
+MLP = PipelineConfig(
+    "mlp", {"hidden_size": 1024, "n_layers": 2, "epochs": 20, "n_seeds": 1, "aux": "none"}
+)
+
+
+def test_cost_grows_with_the_data_and_the_configuration() -> None:
+    small = DataShape(n_rows=1900, n_features=875, n_labels=206)
+    assert reference_fold_seconds(MLP, SHAPE) > 5 * reference_fold_seconds(MLP, small)
+    longer = PipelineConfig("mlp", {**MLP.model_params, "epochs": 40})
+    seeds = PipelineConfig("mlp", {**MLP.model_params, "n_seeds": 3})
+    base = reference_fold_seconds(MLP, SHAPE)
+    assert reference_fold_seconds(longer, SHAPE) == pytest.approx(2 * base, rel=0.05)
+    assert reference_fold_seconds(seeds, SHAPE) == pytest.approx(3 * base, rel=0.05)
+    shallow = PipelineConfig("xgboost", {"n_estimators": 100, "max_depth": 2})
+    deep = PipelineConfig("xgboost", {"n_estimators": 300, "max_depth": 6})
+    assert reference_fold_seconds(deep, SHAPE) > 8 * reference_fold_seconds(shallow, SHAPE)
+    # Appended PCA components widen what the model sees.
+    pca = StepConfig("pca", {"n_components": 400, "mode": "append"})
+    wide = PipelineConfig("linear", LINEAR.model_params, (pca,))
+    assert reference_fold_seconds(wide, SHAPE) > 1.3 * reference_fold_seconds(LINEAR, SHAPE)
+
+
+def test_calibration_learns_the_family_and_the_machine() -> None:
+    model = CostModel(SHAPE)
+    unseen = model.fold_seconds(MLP)
+    assert unseen > reference_fold_seconds(MLP, SHAPE)  # a safety margin while blind
+    # This machine runs linear folds 3x slower than the reference.
+    for _ in range(20):
+        model.observe(LINEAR, [3 * reference_fold_seconds(LINEAR, SHAPE)])
+    assert model.fold_seconds(LINEAR) == pytest.approx(
+        3 * reference_fold_seconds(LINEAR, SHAPE), rel=0.15
+    )
+    # The first MLP trial is predicted with the machine factor, not blind.
+    assert model.fold_seconds(MLP) > 2.5 * reference_fold_seconds(MLP, SHAPE)
+    # Once MLP folds are seen, their own factor takes over.
+    for _ in range(20):
+        model.observe(MLP, [0.5 * reference_fold_seconds(MLP, SHAPE)])
+    assert model.fold_seconds(MLP) == pytest.approx(
+        0.5 * reference_fold_seconds(MLP, SHAPE), rel=0.3
+    )
+    assert model.trial_seconds(MLP) == pytest.approx(5 * model.fold_seconds(MLP))
+
+
+def _finished(number: int, state, config: PipelineConfig, seconds: list[float]):
+    return optuna.trial.create_trial(
+        state=state,
+        value=0.1 if state == optuna.trial.TrialState.COMPLETE else None,
+        user_attrs={"config": config.to_dict(), "fold_seconds": seconds},
+    ), number
+
+
+def test_pruned_trials_folds_count_and_each_trial_is_read_once() -> None:
+    model = CostModel(SHAPE)
+    reference = reference_fold_seconds(LINEAR, SHAPE)
+    trials = []
+    for number, state in enumerate(
+        [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
+    ):
+        trial, _ = _finished(number, state, LINEAR, [2 * reference])
+        trial.number = number
+        trials.append(trial)
+    model.observe_trials(trials)
+    assert len(model.log_ratios["linear"]) == 2
+    model.observe_trials(trials)  # already seen: not counted twice
+    assert len(model.log_ratios["linear"]) == 2
+    assert model.fold_seconds(LINEAR) == pytest.approx(2 * reference, rel=0.35)
