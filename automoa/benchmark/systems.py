@@ -193,9 +193,14 @@ def run_automoa(
             seed=seed,
             device="cpu",
         )
-    if outcome.ensemble is None or outcome.ensemble.submission is None:
-        raise RuntimeError("no complete trial within the budget")
-    submission = pd.read_csv(outcome.ensemble.submission, dtype={train.id_name: str})
+    if outcome.prior_only and outcome.prior_submission is not None:
+        # No trial finished: the search's documented fallback is the prior's predictions.
+        submission_file = outcome.prior_submission
+    elif outcome.ensemble is None or outcome.ensemble.submission is None:
+        raise RuntimeError("no ensemble and no prior submission within the budget")
+    else:
+        submission_file = outcome.ensemble.submission
+    submission = pd.read_csv(submission_file, dtype={train.id_name: str})
     proba = submission.set_index(train.id_name).loc[train.test_ids].to_numpy(np.float64)
 
     # The incumbent (best CV so far) after each complete trial, scored later on the test rows.
@@ -211,9 +216,8 @@ def run_automoa(
             best = trial.value
             seconds = (trial.datetime_complete - started).total_seconds()
             anytime.append((seconds, finish_predictions(train, np.load(path, allow_pickle=False))))
-    return SystemRun(
-        finish_predictions(train, proba), float(outcome.ensemble.honest_score), anytime
-    )
+    honest = None if outcome.ensemble is None else float(outcome.ensemble.honest_score)
+    return SystemRun(finish_predictions(train, proba), honest, anytime)
 
 
 def held_out_log_loss(task: BenchmarkTask, proba: np.ndarray) -> float:
