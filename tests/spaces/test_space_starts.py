@@ -153,5 +153,7 @@ def test_starts_are_enqueued_first_and_skipped_when_binding_rules_them_out(tmp_p
         "prep.quantile.enabled": False,
         "prep.pca.enabled": False,
     }
-    assert second.params["model.family"] == "linear"  # then each family's default
-    assert second.params["model.linear.C"] == 0.01
+    # Then the defaults of the families without a start (the linear default would repeat the
+    # linear start, so it is dropped): the mlp's, whose start was skipped.
+    assert second.params["model.family"] == "mlp"
+    assert second.params["model.mlp.hidden_size"] == 32
