@@ -24,9 +24,9 @@ name: tiny
 models:
   linear:
     params:
-      C: {type: float, low: 0.01, high: 1.0, log: true, default: 0.1}
+      # Each label's C comes from a path on an inner split; the path's weak end is searched.
+      C_max: {type: float, low: 0.01, high: 1.0, log: true, default: 0.1}
       class_weight: none
-      max_iter: 50
 """
 
 

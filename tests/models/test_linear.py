@@ -4,7 +4,9 @@ from sklearn.linear_model import LogisticRegression
 
 from automoa.exceptions import BudgetExhausted
 from automoa.models import get_family
+from automoa.models.linear import inner_validation_rows
 from automoa.search.deadline import Deadline
+from automoa.testing import check_model_family
 
 
 def _data(seed=0):
@@ -15,27 +17,130 @@ def _data(seed=0):
     return X, Y
 
 
+def _mixed(seed=0, n=600):
+    """Label 0: common and clean (wants a weak penalty); label 1: rare pure noise (strong)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 12)).astype(np.float32)
+    Y = np.zeros((n, 2), dtype=np.uint8)
+    Y[:, 0] = X[:, :6] @ np.full(6, 1.5) + 0.3 * rng.normal(size=n) > 0
+    Y[rng.choice(n, size=n // 15, replace=False), 1] = 1
+    groups = np.repeat(np.arange(n // 3), 3)  # groups of 3 rows, as drugs
+    return X, Y, groups
+
+
+def _reference(Xs, y, C, class_weight="none"):
+    return LogisticRegression(
+        C=C, class_weight=None if class_weight == "none" else "balanced", max_iter=5000, tol=1e-10
+    ).fit(Xs, y)
+
+
 @pytest.mark.parametrize("class_weight", ["none", "balanced"])
 def test_joint_fit_matches_sklearn_per_label(class_weight):
     X, Y = _data()
-    fitted = get_family("linear")(C=0.3, class_weight=class_weight, max_iter=2000).fit(X, Y)
+    fitted = get_family("linear")(C=0.3, class_weight=class_weight).fit(X, Y)
     Xs = (X - fitted.mean) / fitted.scale
+    assert np.all(fitted.C == 0.3)
     for label in range(Y.shape[1]):
-        reference = LogisticRegression(
-            C=0.3,
-            class_weight=None if class_weight == "none" else "balanced",
-            max_iter=2000,
-            tol=1e-10,
-        ).fit(Xs, Y[:, label])
+        reference = _reference(Xs, Y[:, label], 0.3, class_weight)
         np.testing.assert_allclose(fitted.coef[:, label], reference.coef_[0], atol=2e-3)
         np.testing.assert_allclose(fitted.intercept[label], reference.intercept_[0], atol=2e-3)
+
+
+@pytest.mark.parametrize("class_weight", ["none", "balanced"])
+def test_per_label_penalties_solve_each_label_to_its_own_optimum(class_weight):
+    X, Y, groups = _mixed()
+    fitted = get_family("linear")(class_weight=class_weight).fit(X, Y, groups=groups)
+    assert fitted.C[0] != fitted.C[1]  # a real per-label penalty vector
+    Xs = (X - fitted.mean) / fitted.scale
+    for label in range(Y.shape[1]):
+        reference = _reference(Xs, Y[:, label], fitted.C[label], class_weight)
+        np.testing.assert_allclose(fitted.coef[:, label], reference.coef_[0], atol=2e-3)
+        np.testing.assert_allclose(fitted.intercept[label], reference.intercept_[0], atol=2e-3)
+
+
+def test_each_label_chooses_its_own_penalty():
+    X, Y, groups = _mixed()
+    family = get_family("linear")(C_min=1e-4, C_max=1.0, path_size=5)
+    fitted = family.fit(X, Y, groups=groups)
+    # The clean common label keeps its signal; the noise label is shrunk to its rate.
+    assert fitted.C[0] >= 0.1 and fitted.C[1] == 1e-4
+    assert set(fitted.C) <= set(family.path)
+
+
+def test_outer_validation_fold_cannot_move_the_fit():
+    X, Y, groups = _mixed()
+    X_valid, Y_valid, _ = _mixed(seed=1, n=150)
+    clean = get_family("linear")().fit(X, Y, X_valid=X_valid, Y_valid=Y_valid, groups=groups)
+    poisoned = get_family("linear")().fit(
+        X, Y, X_valid=X_valid[::-1] * 5, Y_valid=1 - Y_valid, groups=groups
+    )
+    np.testing.assert_array_equal(poisoned.C, clean.C)
+    np.testing.assert_array_equal(poisoned.coef, clean.coef)
+    np.testing.assert_array_equal(poisoned.intercept, clean.intercept)
+
+
+def test_penalty_is_chosen_on_the_inner_validation_rows():
+    X, Y, groups = _mixed()
+    clean = get_family("linear")().fit(X, Y, groups=groups)
+    inner = np.flatnonzero(inner_validation_rows(Y, groups, seed=0))
+    # Shuffle the features among the inner-validation rows only: the split (made from Y and
+    # groups), the standardisation and the inner-train rows stay as they were, but label 0's
+    # signal no longer holds there, so it takes the strongest penalty.
+    X_poisoned = X.copy()
+    X_poisoned[inner] = X[np.random.default_rng(0).permutation(inner)]
+    poisoned = get_family("linear")().fit(X_poisoned, Y, groups=groups)
+    assert clean.C[0] > poisoned.C[0] == 1e-4
+    assert poisoned.C[1] == clean.C[1]
+
+
+def test_resampled_rows_never_choose_the_penalty():
+    X, Y, groups = _mixed()
+    clean = get_family("linear")().fit(X, Y, groups=groups)
+    # Rows past len(groups) come from oversampling: poisoned copies of them move the final fit
+    # but not the choice, because they sit on neither side of the inner split.
+    extra = np.arange(0, 600, 2)
+    X_more = np.vstack([X, X[extra]])
+    Y_more = np.vstack([Y, 1 - Y[extra]])
+    resampled = get_family("linear")().fit(X_more, Y_more, groups=groups)
+    np.testing.assert_array_equal(resampled.C, clean.C)
+    assert not np.array_equal(resampled.coef, clean.coef)
+
+
+def test_inner_split_keeps_groups_whole():
+    _, Y, groups = _mixed()
+    inner = inner_validation_rows(Y, groups, seed=3)
+    assert 0.1 < inner.mean() < 0.3
+    for group in np.unique(groups):
+        assert len(set(inner[groups == group])) == 1
+    # Without groups, rows are split one by one (and still deterministically).
+    assert np.array_equal(inner_validation_rows(Y, None, 3), inner_validation_rows(Y, None, 3))
+
+
+def test_same_seed_same_model_and_groups_default_to_rows():
+    X, Y, groups = _mixed()
+    first = get_family("linear")().fit(X, Y, groups=groups, seed=5)
+    again = get_family("linear")().fit(X, Y, groups=groups, seed=5)
+    np.testing.assert_array_equal(first.coef, again.coef)
+    np.testing.assert_array_equal(first.C, again.C)
+    no_groups = get_family("linear")().fit(X, Y, seed=5)
+    row_groups = get_family("linear")().fit(X, Y, groups=np.arange(len(X)), seed=5)
+    np.testing.assert_array_equal(no_groups.coef, row_groups.coef)
+
+
+def test_chosen_penalties_survive_the_state():
+    X, Y, groups = _mixed()
+    fitted = get_family("linear")().fit(X, Y, groups=groups)
+    restored = type(fitted).from_state(fitted.state())
+    np.testing.assert_array_equal(restored.C, fitted.C)
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
 
 
 def test_constant_labels_get_smoothed_prior():
     X, Y = _data()
     Y[:, 0] = 0
-    proba = get_family("linear")().fit(X, Y).predict_proba(X)
-    assert np.allclose(proba[:, 0], 1 / (len(X) + 2))
+    fitted = get_family("linear")().fit(X, Y)
+    assert np.allclose(fitted.predict_proba(X)[:, 0], 1 / (len(X) + 2))
+    assert np.isnan(fitted.C[0]) and np.isfinite(fitted.C[1:]).all()
 
 
 def test_stronger_regularisation_shrinks_coefficients():
@@ -45,13 +150,32 @@ def test_stronger_regularisation_shrinks_coefficients():
     assert np.abs(strong.coef).sum() < np.abs(weak.coef).sum()
 
 
-def test_expired_deadline_stops_the_fit():
+@pytest.mark.parametrize("params", [{}, {"C": 0.1}])
+def test_expired_deadline_stops_the_fit(params):
     X, Y = _data()
     with pytest.raises(BudgetExhausted):
-        get_family("linear")().fit(X, Y, deadline=Deadline(1e-9))
+        get_family("linear")(**params).fit(X, Y, deadline=Deadline(1e-9))
 
 
-@pytest.mark.parametrize("bad", [{"C": 0}, {"C": -1.0}, {"class_weight": "auto"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"C": 0},
+        {"C": -1.0},
+        {"class_weight": "auto"},
+        {"C": 0.1, "C_max": 1.0},
+        {"C_min": 0.1, "C_max": 0.1},
+        {"C_min": 0.0},
+        {"path_size": 1},
+        {"max_iter": 0},
+    ],
+)
 def test_bad_parameters_rejected(bad):
     with pytest.raises(ValueError):
         get_family("linear")(**bad)
+
+
+@pytest.mark.parametrize("params", [{}, {"class_weight": "balanced"}])
+def test_penalty_path_passes_conformance(params):
+    # tests/models/test_conformance.py checks the fixed-C mode; this checks the default path.
+    check_model_family(get_family("linear"), params)

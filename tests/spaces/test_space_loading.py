@@ -158,9 +158,10 @@ def test_shipped_space_contents() -> None:
     )
     assert all(s.id is None and s.fit_on == "train" for s in default.steps)
     linear = default.families["linear"].params
-    assert linear["C"] == FloatParam(1e-4, 10.0, 0.01, log=True)
+    assert linear["C_min"] == ConstantParam(1e-4) and linear["C_max"] == ConstantParam(0.3)
+    assert linear["path_size"] == ConstantParam(8)
     assert linear["class_weight"] == CategoricalParam(("none", "balanced"), "none")
-    assert linear["max_iter"] == IntParam(20, 500, 100, log=True)
+    assert "C" not in linear and "max_iter" not in linear  # the path replaces both
     assert set(default.families) == {"linear", "mlp", "tabnet", "xgboost"}
     mlp = default.families["mlp"].params
     assert mlp["aux"] == CategoricalParam(("none", "multitask", "pretrain", "two_stage"), "none")
@@ -178,9 +179,8 @@ def test_shipped_space_contents() -> None:
     (step,) = fast.steps
     assert step.name == "quantile" and not step.optional
     assert step.params["n_quantiles"] == ConstantParam(100)
-    assert fast.families["linear"].params["C"].low == 1e-4
+    assert fast.families["linear"].params["path_size"] == ConstantParam(8)
     assert fast.families["linear"].params["class_weight"] == ConstantParam("none")
-    assert fast.families["linear"].params["max_iter"] == IntParam(20, 200, 40, log=True)
     assert set(fast.families) == {"linear", "mlp", "tabnet", "xgboost"}
     assert fast.families["xgboost"].params["n_estimators"] == ConstantParam(100)
     assert set(fast.losses) == {"bce", "smoothed_bce"}
@@ -241,8 +241,8 @@ def test_shipped_space_contents() -> None:
     )
     assert all(s.fit_on == "train" for s in moa.steps)
     linear = moa.families["linear"].params
-    assert linear["C"] == FloatParam(1e-4, 0.1, 0.001, log=True)
-    assert linear["max_iter"] == IntParam(20, 200, 40, log=True)
+    assert linear["C_min"] == ConstantParam(1e-4) and linear["C_max"] == ConstantParam(0.3)
+    assert linear["path_size"] == ConstantParam(8)
     assert linear["class_weight"] == ConstantParam("none")
     assert set(moa.losses) == {"bce", "smoothed_bce"}  # focal did not help on MoA
 

@@ -82,6 +82,8 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
     )
 
 
+#: The shipped spaces' ``linear`` constants: each label chooses its C from this path.
+LINEAR_PATH = {"C_min": 1e-4, "C_max": 0.3, "path_size": 8}
 #: Every optional step of the shipped ``default`` space switched off.
 DEFAULT_OFF = {
     f"prep.{key}.enabled": False
@@ -100,9 +102,7 @@ MOA_OFF = {
         pytest.param(
             {
                 "model.family": "linear",
-                "model.linear.C": 0.5,
                 "model.linear.class_weight": "balanced",
-                "model.linear.max_iter": 200,
                 "prep.onehot.enabled": True,
                 "prep.quantile.enabled": True,
                 "prep.quantile.n_quantiles": 50,
@@ -121,7 +121,7 @@ MOA_OFF = {
             },
             config(
                 "linear",
-                {"C": 0.5, "class_weight": "balanced", "max_iter": 200},
+                {**LINEAR_PATH, "class_weight": "balanced"},
                 [
                     ("onehot", {"max_levels": 10}),
                     ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
@@ -138,9 +138,7 @@ MOA_OFF = {
             {
                 **DEFAULT_OFF,
                 "model.family": "linear",
-                "model.linear.C": 0.5,
                 "model.linear.class_weight": "balanced",
-                "model.linear.max_iter": 200,
                 "prep.variance.enabled": True,
                 "prep.variance.threshold": 0.1,
                 "prep.quantile.enabled": True,
@@ -148,7 +146,7 @@ MOA_OFF = {
             },
             config(
                 "linear",
-                {"C": 0.5, "class_weight": "balanced", "max_iter": 200},
+                {**LINEAR_PATH, "class_weight": "balanced"},
                 [
                     ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
                     ("variance", {"threshold": 0.1}),
@@ -160,15 +158,13 @@ MOA_OFF = {
             {
                 **DEFAULT_OFF,
                 "model.family": "linear",
-                "model.linear.C": 0.01,
                 "model.linear.class_weight": "none",
-                "model.linear.max_iter": 100,
                 "prep.quantile.enabled": True,
                 "prep.quantile.n_quantiles": 200,
             },
             config(
                 "linear",
-                {"C": 0.01, "class_weight": "none", "max_iter": 100},
+                {**LINEAR_PATH, "class_weight": "none"},
                 [("quantile", {"n_quantiles": 200, "output_distribution": "normal"})],
             ),
             id="quantile-only",
@@ -177,15 +173,13 @@ MOA_OFF = {
             {
                 **DEFAULT_OFF,
                 "model.family": "linear",
-                "model.linear.C": 10.0,
                 "model.linear.class_weight": "none",
-                "model.linear.max_iter": 500,
                 "prep.variance.enabled": True,
                 "prep.variance.threshold": 0.0,
             },
             config(
                 "linear",
-                {"C": 10.0, "class_weight": "none", "max_iter": 500},
+                {**LINEAR_PATH, "class_weight": "none"},
                 [("variance", {"threshold": 0.0})],
             ),
             id="variance-only",
@@ -194,11 +188,9 @@ MOA_OFF = {
             {
                 **DEFAULT_OFF,
                 "model.family": "linear",
-                "model.linear.C": 1e-4,
                 "model.linear.class_weight": "none",
-                "model.linear.max_iter": 20,
             },
-            config("linear", {"C": 1e-4, "class_weight": "none", "max_iter": 20}),
+            config("linear", {**LINEAR_PATH, "class_weight": "none"}),
             id="no-steps",
         ),
     ],
@@ -217,8 +209,6 @@ def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: Pipel
         pytest.param(
             {
                 "model.family": "linear",
-                "model.linear.C": 0.01,
-                "model.linear.max_iter": 60,
                 "prep.quantile.n_quantiles": 200,
                 "prep.pca_genes.enabled": True,
                 "prep.pca_genes.n_components": 450,
@@ -237,7 +227,7 @@ def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: Pipel
             },
             config(
                 "linear",
-                {"C": 0.01, "class_weight": "none", "max_iter": 60},
+                {**LINEAR_PATH, "class_weight": "none"},
                 [
                     ("quantile", {"n_quantiles": 200, "output_distribution": "normal"}),
                     ("pca", {"group": "g-", "n_components": 450, "mode": "append"}, "pca_genes"),
@@ -254,8 +244,6 @@ def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: Pipel
             {
                 **MOA_OFF,
                 "model.family": "linear",
-                "model.linear.C": 1e-4,
-                "model.linear.max_iter": 20,
                 "prep.quantile.n_quantiles": 50,
                 "prep.pca_cells.enabled": True,
                 "prep.pca_cells.n_components": 60,
@@ -265,7 +253,7 @@ def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: Pipel
             },
             config(
                 "linear",
-                {"C": 1e-4, "class_weight": "none", "max_iter": 20},
+                {**LINEAR_PATH, "class_weight": "none"},
                 [
                     ("quantile", {"n_quantiles": 50, "output_distribution": "normal"}),
                     ("pca", {"group": "c-", "n_components": 60, "mode": "append"}, "pca_cells"),
@@ -278,13 +266,11 @@ def test_fixed_trial_branches_of_default(params: dict[str, Any], expected: Pipel
             {
                 **MOA_OFF,
                 "model.family": "linear",
-                "model.linear.C": 0.1,
-                "model.linear.max_iter": 200,
                 "prep.quantile.n_quantiles": 100,
             },
             config(
                 "linear",
-                {"C": 0.1, "class_weight": "none", "max_iter": 200},
+                {**LINEAR_PATH, "class_weight": "none"},
                 [("quantile", {"n_quantiles": 100, "output_distribution": "normal"})],
             ),
             id="quantile-only",
@@ -371,7 +357,7 @@ def test_constants_are_not_suggested() -> None:
     study.enqueue_trial({"model.family": "linear"})
     trial = study.ask()
     cfg = sample(trial, space)
-    assert set(trial.params) == {"model.family", "model.linear.C", "model.linear.max_iter"}
+    assert set(trial.params) == {"model.family"}  # every linear parameter is a constant
     assert cfg.preprocessing == (
         StepConfig("quantile", {"n_quantiles": 100, "output_distribution": "normal"}),
     )
@@ -457,9 +443,7 @@ def test_default_params_of_default_space() -> None:
     space = load_space("default")
     assert default_params(space, "linear") == {
         "model.family": "linear",
-        "model.linear.C": 0.01,
         "model.linear.class_weight": "none",
-        "model.linear.max_iter": 100,
         "prep.onehot.enabled": False,
         "prep.quantile.enabled": True,
         "prep.quantile.n_quantiles": 100,
@@ -471,7 +455,7 @@ def test_default_params_of_default_space() -> None:
     }
     assert config_from_params(space, default_params(space, "linear")) == config(
         "linear",
-        {"C": 0.01, "class_weight": "none", "max_iter": 100},
+        {**LINEAR_PATH, "class_weight": "none"},
         [("quantile", {"n_quantiles": 100, "output_distribution": "normal"})],
     )
 
@@ -521,13 +505,14 @@ def test_config_from_params_round_trip() -> None:
     ("change", "message"),
     [
         pytest.param(
-            {"model.linear.C": None},
-            r"params\.model\.linear\.C: missing, expected a number in \[0\.0001, 0\.1\]",
+            {"prep.variance.threshold": None},
+            r"params\.prep\.variance\.threshold: missing, expected a number in \[0\.5, 0\.9\]",
             id="missing",
         ),
         pytest.param(
-            {"model.linear.C": 5.0},
-            r"params\.model\.linear\.C: expected a number in \[0\.0001, 0\.1\], got 5\.0",
+            {"prep.variance.threshold": 5.0},
+            r"params\.prep\.variance\.threshold: expected a number in \[0\.5, 0\.9\] on a "
+            r"grid of 0\.05, got 5\.0",
             id="out-of-range",
         ),
         pytest.param(
