@@ -477,12 +477,24 @@ def make_moa_like_command(
     rows: Annotated[int, typer.Option("--rows", help="Training rows.")] = 2000,
     targets: Annotated[int, typer.Option("--targets", help="Scored targets.")] = 206,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="linear: each label a gene signature (logistic regression near-optimal); "
+            "nonlinear: labels nonlinear in a latent drug state, true probabilities written to "
+            "true_probabilities_{train,test}.csv.",
+        ),
+    ] = "linear",
 ) -> None:
     """Write a synthetic dataset in the Kaggle MoA layout with MoA's statistics."""
-    from automoa.data import make_moa_like
+    from automoa.data.synthetic import MODES, make_moa_like
+    from automoa.exceptions import ConfigError
 
-    path = make_moa_like(out_dir, rows=rows, targets=targets, seed=seed)
-    out.print(f"wrote MoA-like data ({rows} rows, {targets} targets) to {path}")
+    if mode not in MODES:
+        raise ConfigError(f"--mode: expected one of {', '.join(MODES)} (got {mode!r})")
+    path = make_moa_like(out_dir, rows=rows, targets=targets, seed=seed, mode=mode)
+    out.print(f"wrote MoA-like data ({mode}, {rows} rows, {targets} targets) to {path}")
 
 
 def _names(text: str | None) -> list[str] | None:

@@ -5,6 +5,10 @@ features) is scored on its test rows; any other is split into outer multilabel-s
 folds (drug-aware where the data has groups), each outer fold's rows held out in turn. The
 search never sees the held-out labels: the task's training :class:`Dataset` carries the
 held-out rows as its test features only.
+
+Generated ``moa-nonlinear-*`` data carry their true probabilities (files no loader reads):
+a task then also holds the held-out rows' true probabilities, from which the harness reports
+the Bayes log loss and each system's gap ratio.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from automoa.folds import make_folds
 SHARED = ("yeast", "scene", "emotions")
 #: Generated MoA-like data sets: name -> training rows.
 MOA_LIKE = {"moa-like-2k": 2000, "moa-like-24k": 23814}
+#: Generated MoA-like data sets whose labels are nonlinear in the features (true probabilities
+#: known): name -> training rows.
+MOA_NONLINEAR = {"moa-nonlinear-2k": 2000, "moa-nonlinear-24k": 23814}
+GENERATED = {
+    **{name: (rows, "linear") for name, rows in MOA_LIKE.items()},
+    **{name: (rows, "nonlinear") for name, rows in MOA_NONLINEAR.items()},
+}
 #: Where the shared datasets are unless ``--datasets-dir`` or ``AUTOMOA_DATASETS`` says.
 DATASETS_ENV = "AUTOMOA_DATASETS"
 _TEST_TARGETS = ("targets_test.csv", "targets_test.csv.gz")
@@ -43,12 +54,15 @@ class BenchmarkTask:
         fold: ``"test"`` (official split) or ``"k/K"`` (outer fold k of K).
         train: training rows, with the held-out rows as ``X_test`` (features only).
         Y_test: the held-out rows' labels.
+        P_test: the held-out rows' true probabilities (scored targets), where the data were
+            generated with them (``moa-nonlinear-*``); never given to a system.
     """
 
     dataset: str
     fold: str
     train: Dataset
     Y_test: np.ndarray
+    P_test: np.ndarray | None = None
 
 
 def default_datasets_dir() -> Path | None:
@@ -125,11 +139,40 @@ def _official_test_targets(directory: Path, data: Dataset) -> np.ndarray | None:
     return None
 
 
+def true_probabilities(
+    directory: Path, data: Dataset, ids: np.ndarray, split: str
+) -> np.ndarray | None:
+    """The true probabilities of rows ``ids`` from ``true_probabilities_<split>.csv``, if any.
+
+    Args:
+        directory: the data directory.
+        data: its dataset (for the id column and target names).
+        ids: the rows wanted, in order.
+        split: ``train`` or ``test``.
+
+    Raises:
+        DataError: the file lacks a target column or one of ``ids``.
+    """
+    path = directory / f"true_probabilities_{split}.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype={data.id_name: str})
+    missing = [c for c in (data.id_name, *data.target_names) if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing columns {missing[:5]}")
+    try:
+        by_id = frame.set_index(data.id_name).loc[ids, list(data.target_names)]
+    except KeyError:
+        raise DataError(f"{path}: its ids do not match the {split} features' ids") from None
+    return by_id.to_numpy(np.float64)
+
+
 def _load_named(name: str, datasets_dir: Path | None, cache_dir: Path) -> tuple[Dataset, Path]:
-    if name in MOA_LIKE:
+    if name in GENERATED:
         directory = cache_dir / name
         if not (directory / "train_features.csv").is_file():
-            make_moa_like(directory, rows=MOA_LIKE[name], seed=0)
+            rows, mode = GENERATED[name]
+            make_moa_like(directory, rows=rows, seed=0, mode=mode)
         return load(directory, name=name), directory
     if name in SHARED and not Path(name).exists():
         found = datasets_dir is not None and (datasets_dir / name).is_dir()
@@ -144,7 +187,7 @@ def _load_named(name: str, datasets_dir: Path | None, cache_dir: Path) -> tuple[
         return load(directory, name=name), directory
     directory = Path(name)
     if not directory.is_dir():
-        known = ", ".join([*SHARED, *MOA_LIKE])
+        known = ", ".join([*SHARED, *GENERATED])
         raise ConfigError(f"--datasets {name}: not a directory nor one of {known}")
     return load(directory), directory
 
@@ -161,7 +204,10 @@ def benchmark_tasks(
 
     Args:
         name: ``yeast``, ``scene``, ``emotions`` (under ``datasets_dir``), ``moa-like-2k``,
-            ``moa-like-24k`` (generated once into ``cache_dir``) or a data directory.
+            ``moa-like-24k``, ``moa-nonlinear-2k``, ``moa-nonlinear-24k`` (generated once into
+            ``cache_dir``) or a data directory. A directory holding
+            ``true_probabilities_train.csv`` / ``true_probabilities_test.csv`` gives its tasks
+            the held-out rows' true probabilities.
         datasets_dir: where the shared datasets are.
         cache_dir: where generated data is kept.
         outer_folds: K of the outer K-fold split (datasets without an official split).
@@ -172,12 +218,14 @@ def benchmark_tasks(
         DataError: the data cannot be read.
     """
     data, directory = _load_named(name, datasets_dir, cache_dir)
-    label = data.name if name not in SHARED and name not in MOA_LIKE else name
+    label = data.name if name not in SHARED and name not in GENERATED else name
     if data.X_test is not None:
         Y_test = _official_test_targets(directory, data)
         if Y_test is not None:
-            yield BenchmarkTask(label, "test", data, Y_test)
+            P_test = true_probabilities(directory, data, data.test_ids, "test")
+            yield BenchmarkTask(label, "test", data, Y_test, P_test)
             return
     for k in range(min(folds_to_run, outer_folds)):
         train, Y_test = outer_split(dataclasses.replace(data, X_test=None), k, outer_folds)
-        yield BenchmarkTask(label, f"{k}/{outer_folds}", train, Y_test)
+        P_test = true_probabilities(directory, data, train.test_ids, "train")
+        yield BenchmarkTask(label, f"{k}/{outer_folds}", train, Y_test, P_test)

@@ -44,7 +44,10 @@ PROTOCOL = (
     "1 = tuned per-label logistic regression; failures count as the prior. It is undefined "
     "on a dataset where the tuned logistic regression does not beat the prior, and the mean "
     "normalised score is over the datasets where it is defined. Ranks are by held-out log "
-    "loss within each dataset (1 = best)."
+    "loss within each dataset (1 = best). On generated data with known true probabilities "
+    "(moa-nonlinear-*), the Bayes log loss is those probabilities scored on the same held-out "
+    "rows, and a system's gap ratio is (loss - Bayes) / (prior - Bayes): 0 = the oracle, "
+    "1 = the prior (failures count as 1; lower is better)."
 )
 
 
@@ -171,6 +174,8 @@ _NUMERIC = (
     "rank",
     "held-out log loss",
     "normalised",
+    "gap ratio",
+    "mean gap ratio",
     "CV log loss",
     "wall s",
     "max overrun s",
@@ -181,8 +186,12 @@ _NUMERIC = (
 )
 
 
+def _ratio(values: pd.Series) -> list[str]:
+    return [f"{v:.3f}" if np.isfinite(v) else "-" for v in values]
+
+
 def _display(table: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "rank": table["rank"],
             "system": table["variant"],
@@ -199,10 +208,13 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
+    if table["gap_ratio"].notna().any():  # only datasets with true probabilities have one
+        frame.insert(3, "gap ratio", _ratio(table["gap_ratio"]))
+    return frame
 
 
 def _overall_display(overall: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "system": overall["variant"],
             "mean rank": [f"{v:.2f}" for v in overall["mean_rank"]],
@@ -212,6 +224,21 @@ def _overall_display(overall: pd.DataFrame) -> pd.DataFrame:
             "datasets": overall["datasets"],
             "failures": overall["failures"],
         }
+    )
+    if overall["mean_gap_ratio"].notna().any():
+        frame.insert(3, "mean gap ratio", _ratio(overall["mean_gap_ratio"]))
+    return frame
+
+
+def _bayes_note(here: pd.DataFrame) -> str | None:
+    """The dataset's Bayes log loss, where its true probabilities are known."""
+    bayes = here["bayes_log_loss"].dropna()
+    if bayes.empty:
+        return None
+    return (
+        f"Bayes log loss (the true probabilities scored on the same held-out rows; no "
+        f"predictor of the features does better in expectation): {format_loss(bayes.mean())}. "
+        "Gap ratio: (loss - Bayes) / (prior - Bayes), 0 = oracle, 1 = prior."
     )
 
 
@@ -288,9 +315,9 @@ def write_benchmark_report(out: str | Path) -> BenchmarkReport:
     for dataset, here in table.groupby("dataset", sort=True):
         name = str(dataset)
         parts = [_table(_display(here), _NUMERIC)]
-        note = _undefined_normalisation_note(here)
-        if note:
-            parts.append(Paragraph(note, note=True))
+        for note in (_bayes_note(here), _undefined_normalisation_note(here)):
+            if note:
+                parts.append(Paragraph(note, note=True))
         sections.append(Section(name, f"dataset-{name}", tuple(parts)))
     failures = _failures(results)
     if not failures.empty:

@@ -6,6 +6,12 @@ each budget, for systems that take one), the system runs on the training rows al
 ``results.csv`` as soon as the run ends (a benchmark interrupted and started again skips the
 rows already there); ``anytime.csv`` holds the incumbent's held-out loss over time and
 ``per_label.csv`` each label's held-out loss. A run that fails is recorded with its reason.
+
+Where a task knows its held-out rows' true probabilities (generated ``moa-nonlinear-*`` data),
+each row also holds the Bayes log loss (the true probabilities scored on the same rows with the
+same metric: what an oracle of the generating process would score) and the system's gap ratio
+``(loss - Bayes) / (prior - Bayes)``: 0 is the oracle, 1 the prior (the ``prior`` system's
+loss on the task, computed whether or not that system is run).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from automoa.atomic import atomic_write
 from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks
 from automoa.benchmark.external import EXTERNAL_SYSTEMS, run_external
 from automoa.benchmark.systems import (
@@ -60,6 +67,9 @@ RESULT_COLUMNS = [
     "n_test",
     "n_labels",
     "cores",
+    # appended later: results.csv files written before them are upgraded on the next run
+    "bayes_log_loss",
+    "gap_ratio",
 ]
 _KEY = ["dataset", "fold", "system", "budget_seconds", "seed"]
 RESULTS, ANYTIME, PER_LABEL = "results.csv", "anytime.csv", "per_label.csv"
@@ -135,6 +145,40 @@ def _key_of(row: Sequence) -> tuple:
     return (str(dataset), str(fold), str(system), budget, int(seed))
 
 
+def _upgrade_results(path: Path) -> None:
+    """Give a ``results.csv`` written before the newest columns those columns (empty), so that
+    appended rows line up with its header."""
+    if not path.is_file():
+        return
+    with path.open() as handle:
+        header = handle.readline().strip().split(",")
+    if header == RESULT_COLUMNS:
+        return
+    frame = pd.read_csv(path, dtype={"fold": str, "failure": str, "notes": str})
+    unknown = [c for c in frame.columns if c not in RESULT_COLUMNS]
+    if unknown:
+        raise ConfigError(f"--out: {path} has columns {unknown[:3]} this version does not write")
+    frame = frame.reindex(columns=RESULT_COLUMNS)
+    with atomic_write(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+
+
+def _bayes_and_prior(task: BenchmarkTask) -> tuple[float, float]:
+    """The task's Bayes log loss and the prior's held-out loss (NaN without true probabilities)."""
+    if task.P_test is None:
+        return float("nan"), float("nan")
+    return held_out_log_loss(task, task.P_test), held_out_log_loss(
+        task, run_prior(task, 0, 1).test_proba
+    )
+
+
+def gap_ratio(loss: float, bayes: float, prior: float) -> float:
+    """``(loss - bayes) / (prior - bayes)``; NaN when undefined (no Bayes, prior not above it)."""
+    if not (np.isfinite(loss) and np.isfinite(bayes) and np.isfinite(prior)) or prior <= bayes:
+        return float("nan")
+    return (loss - bayes) / (prior - bayes)
+
+
 def _append(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -173,6 +217,7 @@ def run_benchmark(
     config.check()
     config.out.mkdir(parents=True, exist_ok=True)
     results_path = config.out / RESULTS
+    _upgrade_results(results_path)
     done = _done_keys(results_path)
     for name in config.datasets:
         tasks = benchmark_tasks(
@@ -183,12 +228,13 @@ def run_benchmark(
             folds_to_run=config.folds_to_run,
         )
         for task in tasks:
+            references = _bayes_and_prior(task)
             for seed in config.seeds:
                 for system, budget in _runs(config):
                     key = (task.dataset, task.fold, system, budget, int(seed))
                     if key in done:
                         continue
-                    row = _evaluate(config, task, system, budget, int(seed))
+                    row = _evaluate(config, task, system, budget, int(seed), references)
                     done.add(key)
                     if on_row is not None:
                         on_row(row)
@@ -196,7 +242,12 @@ def run_benchmark(
 
 
 def _evaluate(
-    config: BenchmarkConfig, task: BenchmarkTask, system: str, budget: float | None, seed: int
+    config: BenchmarkConfig,
+    task: BenchmarkTask,
+    system: str,
+    budget: float | None,
+    seed: int,
+    references: tuple[float, float] = (float("nan"), float("nan")),
 ) -> dict:
     runs_dir = config.out / "runs"
     label = f"{task.dataset}-{task.fold.replace('/', 'of')}-{system}-{budget or 0:g}-s{seed}"
@@ -217,6 +268,8 @@ def _evaluate(
         "n_test": int(task.Y_test.shape[0]),
         "n_labels": int(task.Y_test.shape[1]),
         "cores": config.cores,
+        "bayes_log_loss": references[0],
+        "gap_ratio": np.nan,
     }
     started = time.perf_counter()
     try:
@@ -231,6 +284,7 @@ def _evaluate(
     anytime_rows, label_rows = [], []
     if run is not None:
         row["test_log_loss"] = held_out_log_loss(task, run.test_proba)
+        row["gap_ratio"] = gap_ratio(row["test_log_loss"], *references)
         row["cv_log_loss"] = np.nan if run.cv_log_loss is None else run.cv_log_loss
         row["notes"] = run.notes
         base = {k: row[k] for k in _KEY}

@@ -5,6 +5,11 @@ Normalisation follows the AutoML Benchmark: per dataset (and outer fold and seed
 ``(loss_prior - loss) / (loss_prior - loss_logreg)``; higher is better, above 1 beats the tuned
 baseline. A failed run is scored as the prior (0), as AMLB imputes failures with its constant
 predictor, and counted in the tables.
+
+Where the data's true probabilities are known (``moa-nonlinear-*``), the tables also give the
+Bayes log loss and the gap ratio ``(loss - Bayes) / (prior - Bayes)``: the share of the prior's
+excess over the oracle that a system leaves; 0 is the oracle, 1 the prior (a failure counts as
+1). Results written before these columns existed read as NaN.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 REFERENCE_ZERO, REFERENCE_ONE = "prior", "logreg"
+#: Columns a results.csv of an earlier version may lack.
+LATER_COLUMNS = ("bayes_log_loss", "gap_ratio")
 
 
 def variant_name(system: str, budget_seconds: float | None) -> str:
@@ -29,6 +36,9 @@ def normalised_results(results: pd.DataFrame) -> pd.DataFrame:
     """``results`` with ``variant``, ``imputed_loss`` (failures: the prior's loss) and
     ``normalised`` (NaN where the task has no prior or logreg row to normalise by)."""
     frame = results.copy()
+    for column in LATER_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
     frame["variant"] = [
         variant_name(s, b) for s, b in zip(frame["system"], frame["budget_seconds"], strict=True)
     ]
@@ -46,13 +56,15 @@ def normalised_results(results: pd.DataFrame) -> pd.DataFrame:
     frame["normalised"] = (frame[f"ref_{REFERENCE_ZERO}"] - frame["imputed_loss"]) / span.where(
         span > 0
     )
+    # a failure scores as the prior: gap ratio 1 wherever the task has a Bayes loss
+    frame["gap_ratio"] = frame["gap_ratio"].where(~(failed & frame["bayes_log_loss"].notna()), 1.0)
     return frame
 
 
 def dataset_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, variant): mean held-out loss, its std over folds and seeds,
-    normalised score, rank within the dataset (1 = lowest loss), wall seconds, overrun,
-    failures and runs."""
+    normalised score, Bayes log loss and gap ratio (NaN without true probabilities), rank
+    within the dataset (1 = lowest loss), wall seconds, overrun, failures and runs."""
     frame = normalised_results(results)
     grouped = frame.groupby(["dataset", "variant"], sort=False)
     table = pd.DataFrame(
@@ -63,6 +75,8 @@ def dataset_table(results: pd.DataFrame) -> pd.DataFrame:
             "std": grouped["imputed_loss"].std(ddof=0),
             "cv_log_loss": grouped["cv_log_loss"].mean(),
             "normalised": grouped["normalised"].mean(),
+            "bayes_log_loss": grouped["bayes_log_loss"].mean(),
+            "gap_ratio": grouped["gap_ratio"].mean(),
             "wall_seconds": grouped["wall_seconds"].mean(),
             "max_overrun_seconds": grouped["overrun_seconds"].max(),
             "failures": grouped["failed"].sum().astype(int),
@@ -74,12 +88,14 @@ def dataset_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def overall_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per variant: mean normalised score and mean rank over the datasets it ran on."""
+    """One row per variant: mean normalised score, mean gap ratio (over the datasets with true
+    probabilities) and mean rank over the datasets it ran on."""
     table = dataset_table(results)
     grouped = table.groupby("variant", sort=False)
     overall = pd.DataFrame(
         {
             "mean_normalised": grouped["normalised"].mean(),
+            "mean_gap_ratio": grouped["gap_ratio"].mean(),
             "mean_rank": grouped["rank"].mean(),
             "datasets": grouped.size(),
             "failures": grouped["failures"].sum(),

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from automoa.data.synthetic_nonlinear import LatentModel, drug_sizes
 from automoa.exceptions import ConfigError, check_directory_path
 
 # Figures of the real data (MOA.md): 23,814 rows, 1,866 controls, 16,844 positives in 206
@@ -187,6 +188,26 @@ def _simulate(
             chosen.append(d)
             rows += sizes[d]
         sets[chosen, n_labels + a] = 1.0
+    drug_of, time_idx, dose_idx, strength = _replicates(rng, sizes, n_rows)
+    genes, cells = model.features(rng, sets, drug_of, strength)
+    return {
+        "Y": sets[drug_of, :n_labels].astype(np.uint8),
+        "Y_aux": sets[drug_of, n_labels:].astype(np.uint8),
+        "drug": drug_of,
+        "control": drug_of == n_drugs,
+        "time": np.array(TIMES)[time_idx],
+        "dose": np.array(DOSES)[dose_idx],
+        "genes": genes,
+        "cells": cells,
+        "n_drugs": np.array(n_drugs + 1),
+    }
+
+
+def _replicates(
+    rng: np.random.Generator, sizes: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of drugs of ``sizes`` (the last: controls), shuffled: drug, time, dose, strength."""
+    n_drugs, n_ctl = sizes.size - 1, int(sizes[-1])
     drug_of = np.repeat(np.arange(n_drugs + 1), sizes)
     within = np.arange(n_rows) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     combo = (within + rng.integers(0, 6, n_drugs + 1)[drug_of]) % 6  # each drug spans 3x2
@@ -200,10 +221,47 @@ def _simulate(
     drug_of, time_idx, dose_idx, strength = (
         a[perm] for a in (drug_of, time_idx, dose_idx, strength)
     )
-    genes, cells = model.features(rng, sets, drug_of, strength)
+    return drug_of, time_idx, dose_idx, strength
+
+
+def _simulate_nonlinear(
+    rng: np.random.Generator,
+    model: LatentModel,
+    n_rows: int,
+    n_aux: int,
+    aux_active: np.ndarray,
+    calibrate: bool,
+) -> dict[str, np.ndarray]:
+    """Rows of one split of the ``nonlinear`` mode (see :mod:`automoa.data.synthetic_nonlinear`).
+
+    With ``calibrate`` (the training split) the label thresholds are set on this split's drugs
+    so that the expected positive rows follow MoA's heavy-tailed label counts.
+    """
+    n_labels = model.n_labels
+    n_ctl = round(CONTROL_FRACTION * n_rows)
+    n_treated = n_rows - n_ctl
+    sizes = drug_sizes(rng, n_treated, BIG_DRUG_FRACTIONS[: max(1, n_labels // 8)], n_rows)
+    n_drugs = sizes.size
+    z = model.states(rng, n_drugs)
+    counts = aux_counts = None
+    if calibrate:
+        total = min(POSITIVE_RATE * n_rows * n_labels, 0.85 * n_treated)
+        counts = _label_counts(rng, n_labels, total).astype(float)
+        if n_aux:
+            aux_total = AUX_POSITIVE_RATE * n_rows * n_aux
+            aux_counts = _label_counts(rng, n_aux, aux_total)[aux_active].astype(float)
+    sets, text = model.draw_labels(rng, z, sizes, aux_active, counts, aux_counts)
+    # the controls: one more "drug" with no labels and no drug effect
+    sets = np.vstack([sets, np.zeros((1, sets.shape[1]), dtype=bool)])
+    text = np.vstack([text, np.full((1, n_labels), "0")])
+    all_sizes = np.append(sizes, n_ctl)
+    drug_of, time_idx, dose_idx, strength = _replicates(rng, all_sizes, n_rows)
+    states = np.vstack([z, np.zeros((1, z.shape[1]))])
+    genes, cells = model.features(rng, states, drug_of, strength)
     return {
         "Y": sets[drug_of, :n_labels].astype(np.uint8),
         "Y_aux": sets[drug_of, n_labels:].astype(np.uint8),
+        "P": text[drug_of],
         "drug": drug_of,
         "control": drug_of == n_drugs,
         "time": np.array(TIMES)[time_idx],
@@ -243,17 +301,27 @@ def _names(prefix: str, n: int) -> list[str]:
     return [f"{prefix}_{i:0{width}d}_{KINDS[i % len(KINDS)]}" for i in range(n)]
 
 
+#: The ``nonlinear`` mode's true probabilities (``sig_id`` + scored targets); no loader reads them.
+TRUE_PROBABILITY_FILES = ("true_probabilities_train.csv", "true_probabilities_test.csv")
 LAYOUT_FILES = frozenset(
-    f"{name}.csv"
-    for name in (
-        "train_features",
-        "train_targets_scored",
-        "train_targets_nonscored",
-        "train_drug",
-        "test_features",
-        "sample_submission",
+    (
+        *(
+            f"{name}.csv"
+            for name in (
+                "train_features",
+                "train_targets_scored",
+                "train_targets_nonscored",
+                "train_drug",
+                "test_features",
+                "sample_submission",
+            )
+        ),
+        *TRUE_PROBABILITY_FILES,
     )
 )
+#: How labels depend on the features: ``linear`` (a per-label signature: logistic regression is
+#: near-optimal) or ``nonlinear`` (functions of a latent drug state, true probabilities written).
+MODES = ("linear", "nonlinear")
 
 
 def make_moa_like(
@@ -266,6 +334,7 @@ def make_moa_like(
     n_nonscored: int = 402,
     seed: int = 0,
     test_rows: int | None = None,
+    mode: str = "linear",
 ) -> Path:
     """Write a synthetic data set in the full Kaggle MoA layout.
 
@@ -274,6 +343,14 @@ def make_moa_like(
     the real data: about 7.8% ``ctl_vehicle`` rows (all labels 0), drugs of mostly 6 rows and a few
     large ones, one label set per drug, heavy-tailed label counts (one label with a single
     positive, positive rate about 0.34% at full scale), some never-positive auxiliary targets.
+
+    Two modes. ``linear``: each label adds a sparse signature to the genes, so a per-label
+    logistic regression is near-optimal. ``nonlinear``: each label is a nonlinear function (soft
+    ANDs of thresholds, sign interactions, magnitudes, a hidden-unit teacher) of a latent drug
+    state that the features see noisily (:mod:`automoa.data.synthetic_nonlinear`); labels are
+    drawn once per drug from their true probabilities, which are written to
+    ``true_probabilities_train.csv`` and ``true_probabilities_test.csv`` (``sig_id`` + scored
+    targets; no automoa loader reads them) so that a benchmark can report the Bayes log loss.
 
     Args:
         out_dir: directory to write (created if needed); it must not hold MoA files already.
@@ -284,14 +361,18 @@ def make_moa_like(
         n_nonscored: auxiliary targets (0: no ``train_targets_nonscored.csv``).
         seed: random seed; the same arguments always write the same bytes.
         test_rows: test rows; default ``rows`` x 3,982/23,814.
+        mode: ``linear`` or ``nonlinear`` (see above).
 
     Returns:
         ``out_dir`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ConfigError: if the sizes are impossible (e.g. more targets than treated rows), or
-            ``out_dir`` already holds files of the layout (nothing is overwritten).
+        ConfigError: if the sizes are impossible (e.g. more targets than treated rows), the
+            mode is unknown, or ``out_dir`` already holds files of the layout (nothing is
+            overwritten).
     """
+    if mode not in MODES:
+        raise ConfigError(f"make_moa_like: mode must be one of {', '.join(MODES)} (got {mode!r})")
     test_rows = max(1, round(rows * TEST_FRACTION)) if test_rows is None else test_rows
     if rows < 20 or test_rows < 1 or targets < 1 or n_genes < 1 or n_cells < 1 or n_nonscored < 0:
         raise ConfigError(
@@ -309,11 +390,17 @@ def make_moa_like(
             "choose an empty or new directory (nothing was overwritten)"
         )
     rng = np.random.default_rng(seed)
-    model = _Model(rng, targets, n_nonscored, n_genes, n_cells)
-    aux_active = rng.random(n_nonscored) >= AUX_NEVER_POSITIVE
-    train = _simulate(rng, model, rows, targets, n_nonscored, aux_active, min_count=1)
-    # test labels are never written, so a small test split may leave labels without positives
-    test = _simulate(rng, model, test_rows, targets, n_nonscored, aux_active, min_count=0)
+    if mode == "linear":
+        model = _Model(rng, targets, n_nonscored, n_genes, n_cells)
+        aux_active = rng.random(n_nonscored) >= AUX_NEVER_POSITIVE
+        train = _simulate(rng, model, rows, targets, n_nonscored, aux_active, min_count=1)
+        # test labels are never written, so a small test split may leave labels without positives
+        test = _simulate(rng, model, test_rows, targets, n_nonscored, aux_active, min_count=0)
+    else:
+        latent = LatentModel(rng, targets, n_nonscored, n_genes, n_cells)
+        aux_active = rng.random(n_nonscored) >= AUX_NEVER_POSITIVE
+        train = _simulate_nonlinear(rng, latent, rows, n_nonscored, aux_active, calibrate=True)
+        test = _simulate_nonlinear(rng, latent, test_rows, n_nonscored, aux_active, False)
     ids = _hex_ids(rng, rows + test_rows, "id_")
     drug_ids = _hex_ids(rng, int(train["n_drugs"]))
     out = Path(out_dir)
@@ -338,6 +425,11 @@ def make_moa_like(
             [ids[:rows], *train["Y_aux"].T],
         )
     _write_csv(out / "train_drug.csv", ["sig_id", "drug_id"], [ids[:rows], drug_ids[train["drug"]]])
+    if mode == "nonlinear":
+        for split, split_ids, name in zip(
+            (train, test), (ids[:rows], ids[rows:]), TRUE_PROBABILITY_FILES, strict=True
+        ):
+            _write_csv(out / name, ["sig_id", *target_names], [split_ids, *split["P"].T])
     half = np.full(test_rows, 0.5)
     _write_csv(
         out / "sample_submission.csv", ["sig_id", *target_names], [ids[rows:], *([half] * targets)]

@@ -315,3 +315,108 @@ def test_quick_preset_leaves_out_shared_datasets_it_cannot_find(tmp_path):
     results = pd.read_csv(tmp_path / "out" / "results.csv")
     assert list(results["dataset"]) == ["yeast"]  # emotions is not there; yeast is bundled
     assert report.markdown.is_file()
+
+
+def _nonlinear_dir(tmp_path):
+    return make_moa_like(
+        tmp_path / "nl",
+        rows=400,
+        targets=8,
+        n_genes=16,
+        n_cells=4,
+        n_nonscored=0,
+        seed=2,
+        mode="nonlinear",
+    )
+
+
+def test_nonlinear_tasks_carry_the_held_out_rows_true_probabilities(tmp_path):
+    data = _nonlinear_dir(tmp_path)
+    (task,) = benchmark_tasks(str(data), datasets_dir=None, cache_dir=tmp_path)
+    true = pd.read_csv(data / "true_probabilities_train.csv").set_index("sig_id")
+    expected = true.loc[task.train.test_ids].to_numpy()
+    np.testing.assert_array_equal(task.P_test, expected)
+    assert task.P_test.shape == task.Y_test.shape
+    assert (task.P_test[task.train.test_known_negative] == 0).all()
+    # linear MoA-like data has no true probabilities
+    linear = make_moa_like(tmp_path / "lin", rows=300, targets=6, n_genes=12, n_cells=4, seed=1)
+    assert next(benchmark_tasks(str(linear), datasets_dir=None, cache_dir=tmp_path)).P_test is None
+
+
+def test_bayes_log_loss_and_gap_ratios_are_reported(tmp_path, monkeypatch):
+    data = _nonlinear_dir(tmp_path)
+    # a system that predicts the true probabilities: the oracle, gap ratio 0
+    monkeypatch.setitem(
+        runner.FIXED_SYSTEMS, "logreg", lambda task, seed, cores: systems.SystemRun(task.P_test)
+    )
+    config = runner.BenchmarkConfig(
+        datasets=[str(data)],
+        systems=["prior", "logreg"],
+        budgets=[],
+        seeds=[0],
+        cores=1,
+        out=tmp_path / "out",
+    )
+    results = runner.run_benchmark(config)
+    assert list(results.columns) == runner.RESULT_COLUMNS
+    results = results.set_index("system")
+    (task,) = benchmark_tasks(str(data), datasets_dir=None, cache_dir=tmp_path)
+    bayes = mean_columnwise_log_loss(task.Y_test, task.P_test)
+    assert results["bayes_log_loss"].tolist() == pytest.approx([bayes, bayes])
+    assert results.loc["prior", "test_log_loss"] > bayes
+    assert results.loc["prior", "gap_ratio"] == pytest.approx(1.0)
+    assert results.loc["logreg", "test_log_loss"] == pytest.approx(bayes)
+    assert results.loc["logreg", "gap_ratio"] == pytest.approx(0.0, abs=1e-9)
+    table = dataset_table(results.reset_index()).set_index("variant")
+    assert table.loc["prior", "gap_ratio"] == pytest.approx(1.0)
+    assert table.loc["logreg", "bayes_log_loss"] == pytest.approx(bayes)
+    text = write_benchmark_report(tmp_path / "out").markdown.read_text()
+    assert "gap ratio" in text and "Bayes log loss" in text and "| 0.000 |" in text
+
+
+def test_gap_ratio_is_undefined_without_a_bayes_loss_and_one_for_failures():
+    assert runner.gap_ratio(0.5, 0.1, 0.9) == pytest.approx(0.5)
+    assert np.isnan(runner.gap_ratio(0.5, float("nan"), 0.9))
+    assert np.isnan(runner.gap_ratio(0.5, 0.9, 0.9))  # the prior does not lose to the oracle
+    rows = pd.DataFrame(
+        {
+            "dataset": ["d", "d"],
+            "fold": ["0/5", "0/5"],
+            "system": ["prior", "xgboost"],
+            "budget_seconds": [np.nan, np.nan],
+            "seed": [0, 0],
+            "test_log_loss": [0.02, np.nan],
+            "cv_log_loss": [np.nan, np.nan],
+            "wall_seconds": [1.0, 1.0],
+            "overrun_seconds": [0.0, 0.0],
+            "failure": ["", "MemoryError"],
+            "bayes_log_loss": [0.01, 0.01],
+            "gap_ratio": [1.0, np.nan],
+        }
+    )
+    table = dataset_table(rows).set_index("variant")
+    assert table.loc["xgboost", "gap_ratio"] == 1.0  # a failure scores as the prior
+
+
+def test_an_old_results_file_without_the_new_columns_is_upgraded_and_still_reads(tmp_path):
+    config = _config(tmp_path, systems_=("prior",))
+    runner.run_benchmark(config)
+    path = tmp_path / "out" / runner.RESULTS
+    old = pd.read_csv(path).drop(columns=["bayes_log_loss", "gap_ratio"])
+    old.to_csv(path, index=False)
+    assert not dataset_table(pd.read_csv(path)).empty  # the tables read it as it is
+    write_benchmark_report(tmp_path / "out")
+    data = _nonlinear_dir(tmp_path)
+    results = runner.run_benchmark(
+        runner.BenchmarkConfig(
+            datasets=["yeast", str(data)],
+            systems=["prior"],
+            budgets=[],
+            seeds=[0],
+            cores=1,
+            out=tmp_path / "out",
+        )
+    )
+    assert list(results.columns) == runner.RESULT_COLUMNS and len(results) == 2
+    assert results.loc[0, "test_log_loss"] == old.loc[0, "test_log_loss"]
+    assert np.isnan(results.loc[0, "gap_ratio"]) and results.loc[1, "gap_ratio"] == 1.0
