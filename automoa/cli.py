@@ -62,6 +62,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: ``search`` ended with no complete trial: only the constant prior's predictions were written.
+EXIT_PRIOR_ONLY = 3
 
 
 def _load_data(data, features, targets, test_features, id_col, group_col, data_name="--data"):
@@ -245,6 +247,19 @@ def search_command(
     if result.stopped_by == "interrupted":
         err.print("interrupted: every finished trial is saved; run the same command to resume.")
         raise typer.Exit(EXIT_INTERRUPTED)
+    if result.prior_only:
+        where = (
+            f"the prior's predictions are in {result.prior_submission}"
+            if result.prior_submission
+            else "the data has no test features, so nothing was written"
+        )
+        err.print(
+            f"no trial finished within the budget ({budget}): {where}; "
+            f"give a larger budget (exit code {EXIT_PRIOR_ONLY})",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_PRIOR_ONLY)
 
 
 def _print_ensemble(report) -> None:

@@ -84,7 +84,9 @@ def test_dataframes_in_probabilities_out(tiny_space, yeast_frames):
     prior = np.tile(Y.to_numpy().mean(axis=0), (100, 1))
     assert -model.score(X_test, Y_test) < mean_columnwise_log_loss(Y_test.to_numpy(), prior)
     board = model.leaderboard_
-    assert isinstance(board, pd.DataFrame) and (board["state"] == "COMPLETE").sum() == 3
+    # Three trials, each complete or stopped by fold-level halving; at least the first completes.
+    assert isinstance(board, pd.DataFrame) and len(board) == 3
+    assert set(board["state"]) <= {"COMPLETE", "PRUNED"} and (board["state"] == "COMPLETE").any()
     assert model.best_score_ == board["cv_log_loss"].min()
     assert model.cv_log_loss_ == model.ensemble_.honest_score
     assert model.study_name_ is None  # the search ran in a temporary directory

@@ -27,11 +27,12 @@ from automoa.search.artifacts import (
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.deadline import Deadline
-from automoa.search.objective import TrialStopped, data_key, evaluate
+from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
 from automoa.search.pruning import FoldHalvingPruner
 from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import (
+    PipelineConfig,
     SearchSpace,
     bind_data,
     config_from_params,
@@ -176,6 +177,20 @@ def _queue_next_first_trial(
             return
 
 
+def _refuse_repeats(trial: optuna.Trial, config: PipelineConfig) -> None:
+    """Stop a trial whose configuration a finished or running trial already evaluates.
+
+    Trials are deterministic (same folds, same seed), so a repeat would only cost time; it is
+    stopped before its first fold (a space with no sampled parameter for a family, such as the
+    linear path, otherwise repeats that family's one configuration).
+    """
+    wanted = config.to_dict()
+    active = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
+    for other in trial.study.get_trials(deepcopy=False, states=active):
+        if other.number != trial.number and other.user_attrs.get("config") == wanted:
+            raise TrialStopped(f"repeat of trial {other.number}: same configuration", [])
+
+
 class _Objective:
     """Evaluates one Optuna trial and records its artifacts and attributes."""
 
@@ -215,10 +230,16 @@ class _Objective:
         trial.set_user_attr("seed", self.seed)
         trial.set_user_attr("device", self.device)
         trial.set_user_attr("predicted_fold_seconds", predicted)
+        n_splits = int(self.meta.folds.max()) + 1
+        check_time_left(self.deadline, predicted, 0, n_splits)  # costs nothing when refused
+        _refuse_repeats(trial, config)
+
+        last_fold = int(self.meta.folds.max())
 
         def report(fold: int, mean_loss: float) -> bool:
             trial.report(mean_loss, fold)
-            return trial.should_prune()
+            # After the last fold the work is done: the trial is scored, never pruned.
+            return fold < last_fold and trial.should_prune()
 
         checkpoints = None
         if self.checkpoints:
@@ -431,7 +452,8 @@ def run_search(
         # A trial too slow for the time left does not end the search (it was stopped before
         # its first fold, at no cost): a cheaper proposal may still fit. Several in a row, once
         # not even the cheapest first trial fits, mean nothing will.
-        budget_prunes = budget_prunes + 1 if (reason or "").startswith("budget") else 0
+        cheap_stop = (reason or "").startswith(("budget", "repeat"))
+        budget_prunes = budget_prunes + 1 if cheap_stop else 0
         cheapest_fits = any(deadline.can_fit(objective.cost.trial_seconds(c)) for c in cheapest)
         if budget_prunes >= _MAX_BUDGET_PRUNES and not cheapest_fits:
             break

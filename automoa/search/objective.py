@@ -142,6 +142,29 @@ def _fit_fold(
     return record, FoldModel(prepared.chain, model)
 
 
+def check_time_left(
+    deadline: Deadline | None,
+    fold_seconds_each: float,
+    first_fold: int,
+    n_splits: int,
+    fold_scores: list[float] | None = None,
+    fold_seconds: list[float] | None = None,
+) -> None:
+    """Stop the trial unless folds ``first_fold..n_splits-1`` fit the time left.
+
+    Raises:
+        TrialStopped: with a ``budget:`` reason, when they do not.
+    """
+    needed = fold_seconds_each * (n_splits - first_fold)
+    if deadline is not None and not deadline.can_fit(needed):
+        raise TrialStopped(
+            f"budget: folds {first_fold}-{n_splits - 1} need ~{needed:.1f}s, "
+            f"{max(deadline.remaining(), 0):.1f}s left",
+            [] if fold_scores is None else fold_scores,
+            fold_seconds,
+        )
+
+
 def evaluate(
     config: PipelineConfig,
     dataset: Dataset,
@@ -212,14 +235,7 @@ def evaluate(
             # A fold starts only if every remaining fold can finish: a partial CV is never
             # scored. Once a fold is measured, the measurement replaces the prediction.
             per_fold = max(fold_seconds) if fold_seconds else expected_fold_seconds
-            needed = per_fold * (n_splits - fold)
-            if deadline is not None and not deadline.can_fit(needed):
-                raise TrialStopped(
-                    f"budget: folds {fold}-{n_splits - 1} need ~{needed:.1f}s, "
-                    f"{max(deadline.remaining(), 0):.1f}s left",
-                    fold_scores,
-                    fold_seconds,
-                )
+            check_time_left(deadline, per_fold, fold, n_splits, fold_scores, fold_seconds)
             record, fitted = _fit_fold(
                 config,
                 dataset,

@@ -4,9 +4,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import automoa.data
 from automoa.cli import app
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -41,6 +44,20 @@ def test_search_then_status_json(tmp_path):
     assert {"number", "state", "value", "family", "seconds", "params"} <= set(data["trials"][0])
     table = invoke("status", "--workdir", tmp_path, "--study", "yeast")
     assert table.exit_code == 0 and "CV log loss" in table.output and "linear" in table.output
+
+
+def test_a_budget_too_small_for_any_trial_writes_the_prior_and_exits_3(tmp_path):
+    result = invoke("search", "--data", "bundled:yeast", "--budget", "0.3s", "--workdir", tmp_path)
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.stderr.splitlines() if "no trial finished" in line]
+    assert len(lines) == 1 and "exit code 3" in lines[0] and "Traceback" not in result.output
+    submission = pd.read_csv(tmp_path / "yeast" / "submission.csv")
+    Y = pd.read_csv(Path(automoa.data.__file__).parent / "bundled/yeast/targets_train.csv")
+    labels = [c for c in submission.columns[1:] if c in Y.columns]
+    assert len(submission) == 917 and labels
+    # Every row holds the training rate of each label (Laplace-smoothed), nothing learnt.
+    rates = (Y[labels].sum() + 1) / (len(Y) + 2)
+    assert np.allclose(submission[labels].to_numpy(), rates.to_numpy()[None, :], atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -79,11 +79,11 @@ def test_study_refuses_a_changed_space_with_a_diff(yeast, tmp_path):
     changed = tmp_path / "changed.yaml"
     changed.write_text(
         "name: fast\nmodels:\n  linear:\n    params:\n"
-        "      C: {type: float, low: 0.001, high: 5.0, log: true}\n"
+        "      C_min: 1.0e-4\n      C_max: {type: float, low: 0.01, high: 5.0, log: true}\n"
     )
     with pytest.raises(StudyError, match="another search space") as error:
         _search(yeast, tmp_path, space=load_space(changed), max_trials=1)
-    assert "5.0" in str(error.value)
+    assert "models.linear.params.C_max" in str(error.value)
 
 
 def test_study_refuses_other_folds(yeast, tmp_path):
