@@ -488,7 +488,14 @@ QUICK_BENCHMARK = {
 }
 #: The full run whose results are committed in ``benchmarks/results/benchmark/``.
 FULL_BENCHMARK = {
-    "datasets": ("yeast", "scene", "emotions", "moa-like-2k", "moa-like-24k"),
+    "datasets": (
+        "yeast",
+        "scene",
+        "emotions",
+        "moa-like-2k",
+        "moa-like-24k",
+        "moa-nonlinear-24k",
+    ),
     "systems": ALL_BENCHMARK_SYSTEMS,
     "budgets": ("1m", "5m", "15m"),
     "seeds": (0,),
@@ -515,6 +522,7 @@ def benchmark(
     outer_folds: int = 5,
     folds_to_run: int = 1,
     space: str = "default",
+    keep_workdirs: bool = False,
     on_row: Callable[[dict], None] | None = None,
 ) -> BenchmarkReport:
     """Compare automoa with baselines and other AutoML systems; write results and a report.
@@ -526,7 +534,7 @@ def benchmark(
     Args:
         out: the results directory.
         datasets: names (``yeast``, ``scene``, ``emotions``, ``moa-like-2k``,
-            ``moa-like-24k``) or data directories.
+            ``moa-like-24k``, ``moa-nonlinear-2k``, ``moa-nonlinear-24k``) or data directories.
         systems: some of ``prior``, ``logreg``, ``xgboost``, ``mlp-starter``, ``automoa``,
             ``autogluon``, ``flaml``.
         budgets: wall-clock budgets for automoa and the AutoML systems (``1m``, ``90s``, ...).
@@ -540,6 +548,8 @@ def benchmark(
         outer_folds: K of the outer split of datasets without an official test split.
         folds_to_run: how many outer folds are evaluated.
         space: automoa's search space.
+        keep_workdirs: keep each run's work directory (studies, models) under ``out/runs``,
+            e.g. for ``benchmarks/search_schedule.py``.
         on_row: called with each result row.
 
     Returns:
@@ -566,6 +576,7 @@ def benchmark(
         outer_folds=outer_folds,
         folds_to_run=folds_to_run,
         space=space,
+        keep_workdirs=keep_workdirs,
     )
     run_benchmark(config, on_row=on_row)
     return write_benchmark_report(out)

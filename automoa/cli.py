@@ -530,8 +530,9 @@ def benchmark_command(
         str | None,
         typer.Option(
             "--datasets",
-            help="Comma-separated: yeast, scene, emotions, moa-like-2k, moa-like-24k or "
-            "directories [default: all five].",
+            help="Comma-separated: yeast, scene, emotions, moa-like-2k, moa-like-24k, "
+            "moa-nonlinear-2k, moa-nonlinear-24k or directories (default: all but "
+            "moa-nonlinear-2k).",
         ),
     ] = None,
     systems: Annotated[
@@ -570,6 +571,10 @@ def benchmark_command(
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Only rewrite the report from the results.")
     ] = False,
+    keep_workdirs: Annotated[
+        bool,
+        typer.Option("--keep-workdirs", help="Keep each run's study and models under OUT/runs."),
+    ] = False,
 ) -> None:
     """Compare automoa with baselines and AutoML systems on held-out rows; write a report."""
     from automoa.benchmark.report import write_benchmark_report
@@ -598,6 +603,7 @@ def benchmark_command(
             outer_folds=outer_folds,
             folds_to_run=folds_to_run,
             space=space,
+            keep_workdirs=keep_workdirs,
             on_row=show,
         )
     out.print(f"report: {report.html} and {report.markdown}")
