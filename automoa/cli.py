@@ -539,8 +539,8 @@ def benchmark_command(
         str | None,
         typer.Option(
             "--systems",
-            help="Comma-separated: prior, logreg, xgboost, mlp-starter, automoa, autogluon, "
-            "flaml [default: all].",
+            help="Comma-separated: prior, logreg, logreg-path, xgboost, mlp-starter, automoa, "
+            "autogluon, flaml (default: all).",
         ),
     ] = None,
     budgets: Annotated[

@@ -35,6 +35,7 @@ from automoa.benchmark.systems import (
     held_out_log_loss,
     run_automoa,
     run_logreg,
+    run_logreg_path,
     run_mlp_starter,
     run_prior,
     run_xgboost,
@@ -46,6 +47,7 @@ from automoa.metrics import columnwise_log_loss
 FIXED_SYSTEMS: dict[str, Callable[[BenchmarkTask, int, int], SystemRun]] = {
     "prior": run_prior,
     "logreg": run_logreg,
+    "logreg-path": run_logreg_path,
     "xgboost": run_xgboost,
     "mlp-starter": run_mlp_starter,
 }

@@ -118,6 +118,24 @@ def run_logreg(task: BenchmarkTask, seed: int, cores: int) -> SystemRun:
     return SystemRun(finish_predictions(train, proba), float(np.mean(losses)) if losses else None)
 
 
+def run_logreg_path(task: BenchmarkTask, seed: int, cores: int) -> SystemRun:
+    """Per-label logistic regression, each label's C from an 8-point path by an inner split.
+
+    automoa's ``linear`` family (the groups of the training rows kept whole in its inner
+    split) fitted once on all training rows: the same estimator as ``logreg``, tuned per label,
+    in about a minute at MoA size where ``logreg``'s 3-fold grid takes an hour and a half.
+    """
+    from automoa.models.registry import get_family
+
+    train = task.train
+    rows = train.trainable_mask
+    groups = None if train.groups is None else train.groups[rows]
+    with thread_limit(cores):
+        model = get_family("linear")().fit(train.X[rows], train.Y[rows], seed=seed, groups=groups)
+        proba = model.predict_proba(train.X_test)
+    return SystemRun(finish_predictions(train, proba))
+
+
 def run_xgboost(task: BenchmarkTask, seed: int, cores: int) -> SystemRun:
     """XGBoost with default parameters, one output per label (labels with no positive: rate)."""
     import xgboost

@@ -75,3 +75,21 @@ def test_pruned_trials_folds_count_and_each_trial_is_read_once() -> None:
     model.observe_trials(trials)  # already seen: not counted twice
     assert len(model.log_ratios["linear"]) == 2
     assert model.fold_seconds(LINEAR) == pytest.approx(2 * reference, rel=0.35)
+
+
+def test_first_trials_put_linear_first_then_cheapest_and_drop_defaults_that_repeat_a_start():
+    from automoa.search.controller import first_trials
+    from automoa.spaces import config_from_params, load_space
+
+    space = load_space("moa")
+    queue = first_trials(space, SHAPE)
+    configs = [config_from_params(space, params) for params in queue]
+    assert configs[0].family == "linear"
+    model = CostModel(SHAPE)
+    costs = [model.fold_seconds(config) for config in configs[1:]]
+    assert costs == sorted(costs)
+    # mlp and tabnet have starts (the winners' recipes): their plain defaults are not queued.
+    started = {start.family for start in space.starts}
+    defaults = [c for c in configs if c.family not in started]
+    assert {c.family for c in defaults} == set(space.families) - started
+    assert len(configs) == len(space.starts) + len(defaults)
