@@ -18,6 +18,10 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def _complete(trial: optuna.trial.FrozenTrial) -> bool:
+    return trial.state == optuna.trial.TrialState.COMPLETE and bool(trial.values)
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: complete trials ranked by CV log loss first, then the others.
 
@@ -33,7 +37,9 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
             {
                 "trial": trial.number,
                 "family": attrs.get("family", params.get("model.family", "?")),
-                "cv_log_loss": _finite(trial.value) if trial.values else None,
+                # Only a trial that finished every fold has a CV score (a pruned trial's value
+                # is Optuna's last intermediate value: a partial CV, not comparable).
+                "cv_log_loss": _finite(trial.value) if _complete(trial) else None,
                 "fold_std": attrs.get("cv_std"),
                 "seconds": attrs.get("seconds"),
                 "state": trial.state.name,
@@ -90,7 +96,7 @@ def status(study: optuna.Study) -> dict[str, Any]:
             {
                 "number": t.number,
                 "state": t.state.name,
-                "value": _finite(t.value) if t.values else None,
+                "value": _finite(t.value) if _complete(t) else None,
                 "family": t.user_attrs.get("family"),
                 "seconds": t.user_attrs.get("seconds"),
                 "params": t.params,

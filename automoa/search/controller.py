@@ -108,9 +108,12 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
         )
 
 
-def make_pruner() -> optuna.pruners.BasePruner:
-    """Fold-level successive halving (after folds 1 and 3), then the 1% margin rule."""
-    return FoldHalvingPruner()
+def make_pruner(
+    budget_seconds: float | None = None, n_splits: int = 5
+) -> optuna.pruners.BasePruner:
+    """Fold-level successive halving (after folds 1 and 3) of the trials whose remaining folds
+    cost at least 1% of the budget, then the 1% margin rule."""
+    return FoldHalvingPruner(budget_seconds=budget_seconds, n_splits=n_splits)
 
 
 def first_trials(space: SearchSpace, shape: DataShape) -> list[dict[str, Any]]:
@@ -366,6 +369,7 @@ def run_search(
     # The sampler's seed depends on the trial count, known only once the study is open, and on
     # the worker, so that workers sharing a study do not draw the same configurations.
     study.sampler = make_sampler(seed + WORKER_SEED_STRIDE * worker, n_existing)
+    study.pruner = make_pruner(budget_seconds, int(meta.folds.max()) + 1)
     if on_start is not None:
         on_start(meta, n_existing)
 

@@ -56,14 +56,20 @@ class FoldHalvingPruner(BasePruner):
     rung (itself included; pruned and running trials count, as in asynchronous successive
     halving). Every trial runs the same folds in the same order, so rung values are comparable.
     Until ``min_competitors`` other trials have reached a rung it promotes everything, so the
-    first (queued) trials of a study complete. Between rungs the
-    :class:`MarginPercentilePruner` still stops clearly bad trials.
+    first (queued) trials of a study complete. Halving only pays when the folds it saves are
+    worth the information it loses: with a ``budget_seconds``, a trial competes at a rung only
+    if its remaining folds (``predicted_fold_seconds`` user attribute x folds left) would take
+    at least ``min_budget_share`` of the budget, so cheap trials on small data run every fold.
+    Between rungs the :class:`MarginPercentilePruner` still stops clearly bad trials.
 
     Args:
         rung_steps: fold indices after which a trial competes (0: after the first fold).
         reduction_factor: 1 in ``reduction_factor`` trials is promoted at each rung.
         min_competitors: other trials needed at a rung before it prunes.
         margin: the margin rule used between rungs (the default: 1% over the 75th percentile).
+        budget_seconds: the search's budget (``None``: every trial competes).
+        n_splits: the study's folds (to count the folds a trial has left).
+        min_budget_share: share of the budget the remaining folds must cost to compete.
     """
 
     def __init__(
@@ -72,6 +78,9 @@ class FoldHalvingPruner(BasePruner):
         reduction_factor: float = 3.0,
         min_competitors: int = 2,
         margin: BasePruner | None = None,
+        budget_seconds: float | None = None,
+        n_splits: int = 5,
+        min_budget_share: float = 0.01,
     ) -> None:
         if reduction_factor < 1:
             raise ValueError(f"reduction_factor must be >= 1, got {reduction_factor}")
@@ -79,14 +88,28 @@ class FoldHalvingPruner(BasePruner):
         self.reduction_factor = reduction_factor
         self.min_competitors = min_competitors
         self.margin = margin or MarginPercentilePruner()
+        self.budget_seconds = budget_seconds
+        self.n_splits = n_splits
+        self.min_budget_share = min_budget_share
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
         if step is None:
             return False
-        if step in self.rung_steps and not self._promoted(study, trial, step):
+        if (
+            step in self.rung_steps
+            and self._worth_halving(trial, step)
+            and not self._promoted(study, trial, step)
+        ):
             return True
         return self.margin.prune(study, trial)
+
+    def _worth_halving(self, trial: FrozenTrial, step: int) -> bool:
+        predicted = trial.user_attrs.get("predicted_fold_seconds")
+        if self.budget_seconds is None or predicted is None:
+            return True
+        folds_left = max(self.n_splits - step - 1, 0)
+        return predicted * folds_left >= self.min_budget_share * self.budget_seconds
 
     def _promoted(self, study: optuna.Study, trial: FrozenTrial, step: int) -> bool:
         own = trial.intermediate_values[step]

@@ -93,7 +93,7 @@ def test_stages_are_kept_only_when_they_beat_the_honest_estimate(tmp_path):
 
     data = _dataset()
     outcome = automoa.search(
-        data, budget="2m", space="fast", workdir=tmp_path, max_trials=4, ensemble=False
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=6, ensemble=False
     )
     greedy = automoa.api.ensemble(data, workdir=tmp_path, stacking=False, clipping=False)
     report = automoa.api.ensemble(data, workdir=tmp_path)
@@ -102,7 +102,13 @@ def test_stages_are_kept_only_when_they_beat_the_honest_estimate(tmp_path):
     assert stages["greedy"]["honest_score"] == pytest.approx(greedy.honest_score)
     # Calibration and stacking are alternatives: the better one is kept if it beats greedy.
     level2 = [stages["calibration"], stages["stacking"]]
-    winner = min(level2, key=lambda s: s["honest_score"])
+    # Stacking needs two members; with one (fold-level halving may leave few complete trials)
+    # it is skipped and says so.
+    scored = [s for s in level2 if s["honest_score"] is not None]
+    assert stages["calibration"] in scored
+    if stages["stacking"] not in scored:
+        assert stages["stacking"]["note"] == "one member: nothing to stack"
+    winner = min(scored, key=lambda s: s["honest_score"])
     for stage in level2:
         assert stage["kept"] == (stage is winner and winner["honest_score"] < greedy.honest_score)
     best = min(greedy.honest_score, winner["honest_score"])
