@@ -270,7 +270,8 @@ def open_study(
     """Create the study, or load it and check that it matches the data, space and folds.
 
     On creation the folds are computed (group-aware when the data has groups), the constant
-    prior is scored on them, and the space's default configurations are enqueued first. When
+    prior is scored on them (the first trials are queued by the search loop, see
+    :func:`automoa.search.controller.first_trials`). When
     several workers start together, the one whose ``create_study`` succeeds does this and the
     others wait for its facts (see ``_wait_for_meta``).
 
