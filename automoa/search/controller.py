@@ -111,7 +111,7 @@ def make_sampler(seed: int, n_existing_trials: int) -> optuna.samplers.TPESample
 def make_pruner(
     budget_seconds: float | None = None, n_splits: int = 5
 ) -> optuna.pruners.BasePruner:
-    """Fold-level successive halving (after folds 1 and 3) of the trials whose remaining folds
+    """Fold-level successive halving (after the first fold) of the trials whose remaining folds
     cost at least 1% of the budget, then the 1% margin rule."""
     return FoldHalvingPruner(budget_seconds=budget_seconds, n_splits=n_splits)
 

@@ -63,7 +63,9 @@ class FoldHalvingPruner(BasePruner):
     Between rungs the :class:`MarginPercentilePruner` still stops clearly bad trials.
 
     Args:
-        rung_steps: fold indices after which a trial competes (0: after the first fold).
+        rung_steps: fold indices after which a trial competes (0: after the first fold, the
+            cheap rung; a later rung measured on 24k-row data pruned near-best networks after
+            three of five folds, when most of their cost was spent).
         reduction_factor: 1 in ``reduction_factor`` trials is promoted at each rung.
         min_competitors: other trials needed at a rung before it prunes.
         margin: the margin rule used between rungs (the default: 1% over the 75th percentile).
@@ -74,7 +76,7 @@ class FoldHalvingPruner(BasePruner):
 
     def __init__(
         self,
-        rung_steps: tuple[int, ...] = (0, 2),
+        rung_steps: tuple[int, ...] = (0,),
         reduction_factor: float = 3.0,
         min_competitors: int = 2,
         margin: BasePruner | None = None,

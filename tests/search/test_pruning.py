@@ -75,8 +75,8 @@ def test_halving_lets_the_first_trials_through_and_ranks_by_fold_not_trial_order
     assert not _prunes(study, [0.95])  # one competitor: still promoted
     # Two competitors: worse than both, so not in the best third.
     assert _prunes(study, [0.99])
-    # The second rung (after fold 3) compares means over folds 0..2 only with trials there.
-    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    # A later rung (here after fold 3) compares means over folds 0..2 only with trials there.
+    study = optuna.create_study(pruner=FoldHalvingPruner(rung_steps=(0, 2), min_competitors=2))
     for values in ([0.5, 0.5, 0.2], [0.5, 0.5, 0.3]):
         _reach(study, values, optuna.trial.TrialState.COMPLETE)
     assert not _prunes(study, [0.5, 0.5])  # between rungs: only the margin rule
