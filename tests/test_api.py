@@ -15,9 +15,9 @@ def test_public_api_search_open_study_leaderboard(tmp_path):
     complete = board[board["state"] == "COMPLETE"]
     assert len(complete) == 2 and complete["cv_log_loss"].is_monotonic_increasing  # best first
     assert board.loc[0, "rank"] == 1
-    # The first families' defaults, cheapest first after linear (on yeast: xgboost); the others
-    # are queued one at a time, when the time left fits them, so none waits after the run.
-    assert set(complete["family"]) == {"linear", "xgboost"}
+    # The first families' defaults, linear first, then cheapest first; the others are queued
+    # one at a time, when the time left fits them, so none waits after the run.
+    assert "linear" in set(complete["family"]) and complete["family"].nunique() == 2
     assert not (board["state"] == "WAITING").any()
 
 

@@ -404,7 +404,8 @@ def run_search(
         fail_dead_trials(study)  # re-queues the trials of workers that died
         # Calibrated on every finished fold so far, this worker's and the others'.
         objective.cost.observe_trials(study.get_trials(deepcopy=False))
-        _queue_next_first_trial(study, space, queue, objective.cost, deadline)
+        if worker == 0:  # one queueing worker per machine group: no race to queue twice
+            _queue_next_first_trial(study, space, queue, objective.cost, deadline)
         with warnings.catch_warnings():
             # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
