@@ -68,8 +68,11 @@ def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path
     automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=1)
     storage = storage_module.make_storage(f"sqlite:///{tmp_path / 'automoa.db'}")
     study = optuna.load_study(study_name="rel", storage=storage)
-    # A worker that started a trial and died: one heartbeat, then silence.
-    dead = study.ask()  # takes the next queued start, as a worker would
+    # A worker that started a trial and died: one heartbeat, then silence. Its trial is not the
+    # linear path already complete (the fast space has nothing to sample there, so a retry of
+    # that would be refused as a repeat).
+    study.enqueue_trial({"model.family": "mlp"})
+    dead = study.ask()  # takes the next queued trial, as a worker would
     sample(dead, SearchSpace.from_json(read_meta(study).space_json))  # and samples it
     storage.record_heartbeat(dead._trial_id)
     time.sleep(3)
