@@ -19,11 +19,11 @@ from automoa.bundle import ExportReport, export_bundle
 from automoa.bundle import load as load_bundle
 from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
 from automoa.data import Dataset, from_arrays, load
+from automoa.deadline import parse_duration
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.report.study_report import ReportFiles, write_report
 from automoa.result import SearchResult
 from automoa.search.controller import TrialEvent, best_value, run_search
-from automoa.search.deadline import parse_duration
 from automoa.search.ensembling import (
     EnsembleReport,
     build_ensemble,

@@ -195,8 +195,8 @@ def search_command(
     artifacts: ArtifactsOpt = None,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
+    from automoa.deadline import parse_duration
     from automoa.report.console import SearchProgress, leaderboard_table
-    from automoa.search.deadline import parse_duration
 
     budget_seconds = parse_duration(budget)
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)

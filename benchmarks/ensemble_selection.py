@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from automoa.ensemble import honest_evaluation, select
-from automoa.postprocess import honest_clip
-from automoa.stacking import fit_stacker, honest_stacking
+from automoa.ensemble.clipping import honest_clip
+from automoa.ensemble.stacking import fit_stacker, honest_stacking
 
 NOTE = """
 The synthetic candidates are calibrated by construction (each sees the true signal through its

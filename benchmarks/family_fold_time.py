@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from automoa.data import load, make_moa_like
+from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.folds import fold_indices, make_folds
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models import get_family
 from automoa.preprocessing import prepare_fold
-from automoa.search.deadline import Deadline
 from automoa.spaces import bind_data, config_from_params, default_params, load_space, start_params
 
 #: family label -> (family, start name or None for the default configuration)

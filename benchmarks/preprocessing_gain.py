@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 
 from automoa.data import load, make_moa_like
+from automoa.deadline import parse_duration
 from automoa.search.controller import run_search
-from automoa.search.deadline import parse_duration
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 

@@ -21,7 +21,7 @@ import optuna
 
 import automoa
 from automoa.data import load, make_moa_like
-from automoa.search.deadline import parse_duration
+from automoa.deadline import parse_duration
 
 
 def summarise(label: str, outcome) -> list[str]:

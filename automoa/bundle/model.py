@@ -10,17 +10,17 @@ import pandas as pd
 
 from automoa.bundle.archive import load_fold_models
 from automoa.bundle.manifest import bundle_file, read_verified
-from automoa.combiner import Combiner
 from automoa.data import validation as v
 from automoa.data.arrays import FEATURE_PREFIX, as_frame
 from automoa.data.io import read_table
 from automoa.data.moa import MOA_COLUMNS, encode_moa_columns
+from automoa.ensemble.clipping import Clip
+from automoa.ensemble.combiner import Combiner
+from automoa.ensemble.stacking import Stacker
 from automoa.exceptions import BundleError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.postprocess import Clip
 from automoa.search.ensembling import write_predictions
 from automoa.search.objective import FoldModel
-from automoa.stacking import Stacker
 
 
 class ExportedModel:

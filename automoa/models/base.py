@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from automoa.search.deadline import Deadline
+    from automoa.deadline import Deadline
     from automoa.spaces.config import StepConfig
     from automoa.spaces.schema import ParamSpec
 

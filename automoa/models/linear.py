@@ -49,7 +49,7 @@ from automoa.models.registry import register
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from automoa.search.deadline import Deadline
+    from automoa.deadline import Deadline
     from automoa.spaces.config import StepConfig
 
 CLASS_WEIGHTS = ("none", "balanced")

@@ -33,8 +33,8 @@ from automoa.exceptions import BudgetExhausted
 from automoa.threads import THREADS_ENV, worker_threads  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
+    from automoa.deadline import Deadline
     from automoa.losses import LossFn
-    from automoa.search.deadline import Deadline
 
 SCHEDULERS = ("onecycle", "plateau", "constant")
 OPTIMIZERS = ("adam", "adamw")

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from automoa.deadline import format_duration
 from automoa.search.controller import TrialEvent
-from automoa.search.deadline import format_duration
 from automoa.search.study import StudyMeta
 
 

@@ -32,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from automoa import __version__
 from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
+from automoa.deadline import format_duration
 from automoa.exceptions import AutomoaError, ConfigError, check_directory_path
 from automoa.metrics import EPS
 from automoa.report.render import (
@@ -54,7 +55,6 @@ from automoa.report.study_facts import (
     read_ensemble,
     trial_seconds,
 )
-from automoa.search.deadline import format_duration
 from automoa.search.ensembling import EnsembleReport
 from automoa.search.study import (
     DATA_ATTR,

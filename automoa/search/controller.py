@@ -16,6 +16,7 @@ import sklearn
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
+from automoa.deadline import Deadline
 from automoa.exceptions import DataWarning, SearchSpaceError
 from automoa.folds import check_n_splits
 from automoa.preprocessing.cache import CacheStats, StepCache
@@ -26,7 +27,6 @@ from automoa.search.artifacts import (
 )
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
-from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
 from automoa.search.pruning import FoldHalvingPruner
 from automoa.search.storage import Heartbeat, fail_dead_trials

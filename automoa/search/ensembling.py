@@ -7,13 +7,13 @@ selection on K-1 folds and scores the held-out fold, which is the estimate to tr
 
 Optional later stages, each kept only when it improves that honest estimate:
 
-- **calibration** or **stacking** (:mod:`automoa.stacking`), alternatives that replace the
+- **calibration** or **stacking** (:mod:`automoa.ensemble.stacking`), alternatives that replace the
   weighted average: per-label logistic regression on the logit of the blend (Platt scaling,
   two parameters per label) or on the logits of the selected members. Their estimates are
   nested (for each fold, the members selected without it and a regression fitted without it);
   the better one is kept if it beats greedy selection;
-- **clipping** (:mod:`automoa.postprocess`): bounds on the probabilities, each fold's chosen on
-  the other folds' held-out predictions.
+- **clipping** (:mod:`automoa.ensemble.clipping`): bounds on the probabilities, each fold's
+  chosen on the other folds' held-out predictions.
 
 The result is stored with the study (user attribute ``automoa_ensemble``; the stacker as a
 study artifact), and when the data has test features the combined test predictions are written
@@ -35,16 +35,16 @@ import pandas as pd
 from optuna.artifacts import upload_artifact
 
 from automoa.atomic import atomic_write
-from automoa.combiner import Combiner
 from automoa.data.dataset import Dataset
 from automoa.ensemble import SCREEN_STRIDE, honest_evaluation, select
+from automoa.ensemble.clipping import Clip, honest_clip
+from automoa.ensemble.combiner import Combiner
+from automoa.ensemble.stacking import Stacker, fit_stacker, honest_stacking
 from automoa.exceptions import StudyError
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models.registry import get_family
-from automoa.postprocess import Clip, honest_clip
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.study import PRIOR_CONFIG, StudyLocation, read_meta_for
-from automoa.stacking import Stacker, fit_stacker, honest_stacking
 
 ENSEMBLE_ATTR = "automoa_ensemble"
 #: Candidates scored exactly per greedy iteration after screening (see ``select``).

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.registry import restore
 from automoa.preprocessing.base import Step, StepState
-from automoa.search.deadline import Deadline
 
 
 def tiny_problem(seed: int = 0, n: int = 120, d: int = 8, labels: int = 5):

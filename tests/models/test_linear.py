@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.models import get_family
 from automoa.models.linear import inner_validation_rows
-from automoa.search.deadline import Deadline
 from automoa.testing import check_model_family
 
 

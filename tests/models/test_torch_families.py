@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.metrics import mean_columnwise_log_loss, prior_probabilities
 from automoa.models import get_family
 from automoa.models import torch_training as tt
-from automoa.search.deadline import Deadline
 from automoa.spaces.config import StepConfig
 
 SMALL = {

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.metrics import mean_columnwise_log_loss, prior_probabilities
 from automoa.models import get_family
-from automoa.search.deadline import Deadline
 
 
 def _data(seed=0, n=600):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from automoa.data.dataset import Dataset
+from automoa.deadline import Deadline
 from automoa.folds import make_folds
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.preprocessing import Step, register
-from automoa.search.deadline import Deadline
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.spaces.config import PipelineConfig, StepConfig
 

@@ -3,13 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from automoa.ensemble import (
-    Ensemble,
-    _pick,
-    honest_evaluation,
-    honest_score,
-    select,
-)
+from automoa.ensemble import Ensemble, honest_evaluation, honest_score, select
+from automoa.ensemble.selection import _pick
 from automoa.exceptions import AutomoaError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
 

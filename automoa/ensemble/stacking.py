@@ -25,11 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from automoa.ensemble import Candidates, Ensemble, _fetch
+from automoa.ensemble.checks import (
+    Candidates,
+    check_labels,
+    check_mask,
+    check_probabilities,
+    fetch_candidate,
+)
+from automoa.ensemble.selection import Ensemble
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.postprocess import _check_labels, _check_mask, _check_probabilities
 
 #: Member probabilities are clipped to [LOGIT_EPS, 1 - LOGIT_EPS] before taking logits.
 LOGIT_EPS = 1e-6
@@ -138,7 +144,7 @@ class Stacker:
         """
         members = _check_members(member_preds, self.n_members, n_labels=self.coef.shape[0])
         n = members[0].shape[0]
-        kn = None if known_negative is None else _check_mask("known_negative", known_negative, n)
+        kn = None if known_negative is None else check_mask("known_negative", known_negative, n)
         return _predict(self, members, kn)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -216,12 +222,12 @@ def fit_stacker(
         DataError: malformed predictions, labels or masks, or no row to fit on.
         ConfigError: bad weights, ``C`` or ``min_positives``.
     """
-    Yb, kn = _check_labels(Y, known_negative)
+    Yb, kn = check_labels(Y, known_negative)
     members = _check_members(member_preds, None, shape=Yb.shape)
     w = _check_weights(weights, len(members))
     C, min_positives = _check_options(C, min_positives)
     on_blend = _check_features(features)
-    fit_rows = ~kn if rows is None else _check_mask("rows", rows, Yb.shape[0]) & ~kn
+    fit_rows = ~kn if rows is None else check_mask("rows", rows, Yb.shape[0]) & ~kn
     return _fit(members, Yb, w, fit_rows, C, min_positives, on_blend)
 
 
@@ -260,7 +266,7 @@ def honest_stacking(
         DataError: malformed labels, masks, folds or members, or a missing member.
         ConfigError: ``folds`` not matching ``ensembles`` or ``fold_of``, or bad options.
     """
-    Yb, kn = _check_labels(Y, known_negative)
+    Yb, kn = check_labels(Y, known_negative)
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
     C, min_positives = _check_options(C, min_positives)
     on_blend = _check_features(features)
@@ -277,7 +283,8 @@ def honest_stacking(
     fold_scores, stackers = [], []
     for fold, ens in zip(folds, ensembles, strict=True):
         members = [
-            _check_probabilities(f"candidate {i}", _fetch(oofs, i), Yb.shape) for i in ens.members
+            check_probabilities(f"candidate {i}", fetch_candidate(oofs, i), Yb.shape)
+            for i in ens.members
         ]
         in_fold = fold_of == fold
         weights = _check_weights(ens.weights, len(members))
@@ -420,11 +427,11 @@ def _check_members(
         raise DataError(
             f"member_preds: expected {expected} member prediction matrices, got {len(members)}"
         )
-    first = _check_probabilities("member 0", members[0], shape)
+    first = check_probabilities("member 0", members[0], shape)
     if n_labels is not None and first.shape[1] != n_labels:
         raise DataError(f"member 0: has {first.shape[1]} labels, expected {n_labels}")
     return [first] + [
-        _check_probabilities(f"member {j}", p, first.shape) for j, p in enumerate(members[1:], 1)
+        check_probabilities(f"member {j}", p, first.shape) for j, p in enumerate(members[1:], 1)
     ]
 
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from automoa.ensemble import Ensemble, honest_evaluation
+from automoa.ensemble.stacking import HonestStacking, Stacker, fit_stacker, honest_stacking
 from automoa.exceptions import AutomoaError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.stacking import HonestStacking, Stacker, fit_stacker, honest_stacking
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

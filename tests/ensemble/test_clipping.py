@@ -4,9 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from automoa.exceptions import AutomoaError, ConfigError, DataError
-from automoa.metrics import mean_columnwise_log_loss
-from automoa.postprocess import (
+from automoa.ensemble.clipping import (
     DEFAULT_HIGH_GRID,
     DEFAULT_LOW_GRID,
     Clip,
@@ -14,6 +12,8 @@ from automoa.postprocess import (
     fit_clip,
     honest_clip,
 )
+from automoa.exceptions import AutomoaError, ConfigError, DataError
+from automoa.metrics import mean_columnwise_log_loss
 
 
 def _calibrated(n: int = 800, n_labels: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,13 +15,13 @@ here is the change the metric sees on the clipped float32 predictions.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from automoa.ensemble.checks import check_labels, check_mask, check_probabilities
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
 from automoa.metrics import EPS, mean_columnwise_log_loss
@@ -75,13 +75,13 @@ class Clip:
         Raises:
             DataError: if ``P`` is not an (n, L) matrix of probabilities or the mask is malformed.
         """
-        P = _check_probabilities("P", P)
+        P = check_probabilities("P", P)
         out = np.array(P, dtype=np.float32)
         if not self.is_identity:
             lower, upper = _bounds32(self.low, self.high)
             np.clip(out, lower, upper, out=out)
         if known_negative is not None:
-            out[_check_mask("known_negative", known_negative, P.shape[0])] = 0.0
+            out[check_mask("known_negative", known_negative, P.shape[0])] = 0.0
         return out
 
     def to_dict(self) -> dict[str, float]:
@@ -148,10 +148,10 @@ def fit_clip(
         DataError: malformed predictions, labels or masks, or no row to fit on.
         ConfigError: an empty grid or a grid value out of range.
     """
-    P = _check_probabilities("P", P)
-    Yb, kn = _check_labels(Y, known_negative, P.shape)
+    P = check_probabilities("P", P)
+    Yb, kn = check_labels(Y, known_negative, P.shape)
     lows, highs = _check_grid("low_grid", low_grid), _check_grid("high_grid", high_grid)
-    fit_rows = ~kn if rows is None else _check_mask("rows", rows, P.shape[0]) & ~kn
+    fit_rows = ~kn if rows is None else check_mask("rows", rows, P.shape[0]) & ~kn
     if not fit_rows.any():
         raise DataError("rows: no row to fit the clip on (after excluding known-negative rows)")
     return _fit(P, Yb, fit_rows, lows, highs)
@@ -183,8 +183,8 @@ def honest_clip(
         DataError: as :func:`fit_clip`, or ``fold_of`` not of shape (n,).
         ConfigError: as :func:`fit_clip`, or fewer than 2 folds.
     """
-    P = _check_probabilities("P_honest", P_honest)
-    Yb, kn = _check_labels(Y, known_negative, P.shape)
+    P = check_probabilities("P_honest", P_honest)
+    Yb, kn = check_labels(Y, known_negative, P.shape)
     lows, highs = _check_grid("low_grid", low_grid), _check_grid("high_grid", high_grid)
     fold_of, folds = check_fold_labels(fold_of, P.shape[0])
     if kn.all():
@@ -276,9 +276,6 @@ def _row_blocks(n: int, n_labels: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
-# --- validation (shared with automoa.stacking) ----------------------------------------------
-
-
 def _check_grid(name: str, grid: Sequence[float]) -> np.ndarray:
     """Validate a grid of bounds; return its distinct values ascending."""
     try:
@@ -290,68 +287,3 @@ def _check_grid(name: str, grid: Sequence[float]) -> np.ndarray:
     if not ((values >= 0.0) & (values < 0.5)).all():
         raise ConfigError(f"{name}: expected numbers in [0, 0.5), got {list(values)}")
     return np.unique(values)
-
-
-def _check_probabilities(name: str, P: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Validate an (n, L) probability matrix (of ``shape`` if given); return it as an array."""
-    P = np.asarray(P)
-    if P.ndim != 2 or P.shape[0] == 0 or P.shape[1] == 0:
-        raise DataError(f"{name}: expected a non-empty (n, L) matrix, got shape {P.shape}")
-    if shape is not None and P.shape != shape:
-        raise DataError(f"{name}: has shape {P.shape}, expected {shape}")
-    if not (np.issubdtype(P.dtype, np.floating) or np.issubdtype(P.dtype, np.integer)):
-        raise DataError(f"{name}: has dtype {P.dtype}, expected floating point")
-    lo, hi = float(P.min()), float(P.max())
-    if math.isnan(lo) or math.isnan(hi):
-        raise DataError(f"{name}: contains NaN")
-    if lo < 0.0 or hi > 1.0:
-        raise DataError(f"{name}: has values in [{lo:g}, {hi:g}], expected probabilities in [0, 1]")
-    return P
-
-
-def _check_mask(name: str, mask: Any, n: int) -> np.ndarray:
-    """Validate an (n,) boolean row mask."""
-    mask = np.asarray(mask)
-    if mask.shape != (n,) or mask.dtype != bool:
-        raise DataError(
-            f"{name}: expected a boolean mask of shape ({n},), got {mask.dtype} of shape "
-            f"{mask.shape}"
-        )
-    return mask
-
-
-def _check_labels(
-    Y: Any, known_negative: Any, shape: tuple[int, ...] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and the known-negative mask.
-
-    Args:
-        Y: (n, L) 0/1 labels.
-        known_negative: optional (n,) boolean mask of rows whose labels are all 0.
-        shape: the shape ``Y`` must have (that of the predictions), if given.
-
-    Returns:
-        (Y as bool, the mask; all False when ``known_negative`` is None).
-
-    Raises:
-        DataError: a malformed label matrix or mask, or a known-negative row with a positive.
-    """
-    Y = np.asarray(Y)
-    if Y.ndim != 2 or Y.shape[0] == 0 or Y.shape[1] == 0:
-        raise DataError(f"Y: expected a non-empty (n, L) label matrix, got shape {Y.shape}")
-    if shape is not None and Y.shape != shape:
-        raise DataError(f"Y: has shape {Y.shape}, expected {shape} (the predictions' shape)")
-    if not np.isin(Y, (0, 1)).all():
-        raise DataError("Y: expected labels 0 or 1 only")
-    Yb = Y.astype(bool)
-    n = Y.shape[0]
-    if known_negative is None:
-        return Yb, np.zeros(n, dtype=bool)
-    kn = _check_mask("known_negative", known_negative, n)
-    bad = kn & Yb.any(axis=1)
-    if bad.any():
-        raise DataError(
-            f"known_negative: {int(bad.sum())} known-negative row(s) have a positive label, "
-            f"e.g. row {int(np.flatnonzero(bad)[0])}; expected all labels 0"
-        )
-    return Yb, kn

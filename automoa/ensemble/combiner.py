@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automoa.ensemble.clipping import Clip
+from automoa.ensemble.stacking import Stacker
 from automoa.exceptions import DataError
-from automoa.postprocess import Clip
-from automoa.stacking import Stacker
 
 
 @dataclass(frozen=True, eq=False)

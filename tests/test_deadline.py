@@ -2,8 +2,8 @@ import math
 
 import pytest
 
+from automoa.deadline import Deadline, format_duration, parse_duration
 from automoa.exceptions import BudgetExhausted, ConfigError
-from automoa.search.deadline import Deadline, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

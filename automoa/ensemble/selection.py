@@ -31,13 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from automoa.ensemble.checks import Candidates, fetch_candidate
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
 from automoa.metrics import EPS, columnwise_log_loss
-
-#: Candidates indexed 0..m-1; each item an array-like (ndarray, memmap) or a zero-argument
-#: callable returning one (a lazy loader, e.g. reading an artifact).
-Candidates = Sequence[Any] | Mapping[int, Any]
 
 #: Elements per evaluation chunk (512 KiB of float32): small enough to stay in L2 cache.
 CHUNK_ELEMENTS = 1 << 17
@@ -268,17 +265,6 @@ def honest_evaluation(
 # --- validation -----------------------------------------------------------------------------
 
 
-def _fetch(oofs: Candidates, i: int) -> np.ndarray:
-    """Candidate ``i`` as an ndarray (a view for memmaps; loaders are called)."""
-    try:
-        item = oofs[i]
-    except (KeyError, IndexError):
-        raise DataError(f"candidate {i} is missing from the candidates given") from None
-    if callable(item):
-        item = item()
-    return np.asarray(item)
-
-
 def _check_inputs(
     oofs: Candidates, Y: np.ndarray, known_negative: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +294,7 @@ def _check_inputs(
     if len(oofs) == 0:
         raise DataError("ensemble selection: no candidates given")
     for i in range(len(oofs)):
-        c = _fetch(oofs, i)
+        c = fetch_candidate(oofs, i)
         if c.shape != Y.shape:
             raise DataError(
                 f"candidate {i} has shape {c.shape}, expected {Y.shape} (the shape of Y)"
@@ -439,7 +425,7 @@ def _greedy(
     counts: dict[int, int] = {}
 
     def add(i: int, score: float) -> None:
-        state.add(_fetch(oofs, i))
+        state.add(fetch_candidate(oofs, i))
         picks.append(i)
         trajectory.append(score)
         counts[i] = counts.get(i, 0) + 1
@@ -536,7 +522,7 @@ class _Running:
         With ``screen``, the negatives' part is taken from one row chunk in
         :data:`SCREEN_STRIDE` and scaled up (positives are always all scored).
         """
-        c = _fetch(oofs, i)
+        c = fetch_candidate(oofs, i)
         p = self.problem
         inv = 1.0 / (self.k + 1)
         # log1p(-1) = -inf and NaN (p above 1 by rounding) are caught by the isfinite check.
@@ -609,7 +595,7 @@ def _blend(
     acc: np.ndarray | None = None
     shape0 = None
     for i, w in zip(members, weights, strict=True):
-        c = _fetch(oofs, i)
+        c = fetch_candidate(oofs, i)
         if acc is None:
             acc, shape0 = np.zeros(c.shape), c.shape
         elif c.shape != shape0:
