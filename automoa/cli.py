@@ -274,10 +274,16 @@ def _print_ensemble(report) -> None:
         detail = f" ({stage['note']})" if stage["note"] else ""
         shown = "skipped" if score is None else f"honest {score:.5f}, {verdict}"
         out.print(f"  {stage['stage']}: {shown}{detail}")
+    if report.floor:
+        out.print(
+            f"the best single trial alone is the ensemble: every combination's honest estimate "
+            f"was worse than its CV log loss {report.best_single:.5f}"
+        )
     out.print(
-        f"ensemble ({report.method}) CV log loss {report.score:.5f} (fitted on all rows), "
-        f"{report.honest_score:.5f} honest (each stage fitted on K-1 folds, scored on the "
-        f"held-out fold); best single trial {report.best_single:.5f}"
+        f"ensemble ({report.selection} selection, {report.method}) CV log loss "
+        f"{report.score:.5f} (fitted on all rows), {report.honest_score:.5f} honest (each stage "
+        f"fitted on K-1 folds, scored on the held-out fold); best single trial "
+        f"{report.best_single:.5f}"
     )
     if report.submission:
         out.print(f"test predictions written to {report.submission}")
@@ -295,7 +301,11 @@ def ensemble_command(
     workdir: WorkdirOpt = None,
     iterations: Annotated[int, typer.Option("--iterations", help="Greedy selection steps.")] = 50,
     stacking: Annotated[
-        bool, typer.Option("--stacking/--no-stacking", help="Try calibration and stacking.")
+        bool,
+        typer.Option(
+            "--stacking/--no-stacking",
+            help="Try the level-2 stages (calibration, cross-label, stacking).",
+        ),
     ] = True,
     clipping: Annotated[
         bool, typer.Option("--clipping/--no-clipping", help="Try clipping bounds.")

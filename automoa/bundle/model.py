@@ -16,7 +16,7 @@ from automoa.data.io import read_table
 from automoa.data.moa import MOA_COLUMNS, encode_moa_columns
 from automoa.ensemble.clipping import Clip
 from automoa.ensemble.combiner import Combiner
-from automoa.ensemble.stacking import Stacker
+from automoa.ensemble.level2 import level2_from_arrays
 from automoa.exceptions import BundleError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import write_predictions
@@ -204,7 +204,7 @@ def load(path: str | Path) -> ExportedModel:
             with np.load(
                 bundle_file(root, manifest, spec["stacker_file"]), allow_pickle=False
             ) as z:
-                stacker = Stacker.from_arrays({k: z[k] for k in z.files})
+                stacker = level2_from_arrays({k: z[k] for k in z.files})
         clip = None if spec.get("clip") is None else Clip.from_dict(spec["clip"])
         combiner = Combiner(tuple(float(w) for w in spec["weights"]), stacker, clip)
         if len(combiner.weights) != len(members):

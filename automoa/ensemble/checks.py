@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from automoa.exceptions import DataError
+from automoa.exceptions import ConfigError, DataError
 
 #: Candidates indexed 0..m-1; each item an array-like (ndarray, memmap) or a zero-argument
 #: callable returning one (a lazy loader, e.g. reading an artifact).
 Candidates = Sequence[Any] | Mapping[int, Any]
+
+#: Member probabilities are clipped to [LOGIT_EPS, 1 - LOGIT_EPS] before taking logits.
+LOGIT_EPS = 1e-6
 
 
 def fetch_candidate(oofs: Candidates, i: int) -> np.ndarray:
@@ -89,3 +92,60 @@ def check_labels(
             f"e.g. row {int(np.flatnonzero(bad)[0])}; expected all labels 0"
         )
     return Yb, kn
+
+
+def check_members(
+    member_preds: Sequence[Any],
+    expected: int | None,
+    *,
+    shape: tuple[int, ...] | None = None,
+    n_labels: int | None = None,
+) -> list[np.ndarray]:
+    """Validate the members' probability matrices (a count, a shape or a label count)."""
+    if isinstance(member_preds, np.ndarray):
+        raise DataError("member_preds: expected a sequence of (n, L) arrays, one per member")
+    members = list(member_preds)
+    if not members:
+        raise DataError("member_preds: expected at least one member, got none")
+    if expected is not None and len(members) != expected:
+        raise DataError(
+            f"member_preds: expected {expected} member prediction matrices, got {len(members)}"
+        )
+    first = check_probabilities("member 0", members[0], shape)
+    if n_labels is not None and first.shape[1] != n_labels:
+        raise DataError(f"member 0: has {first.shape[1]} labels, expected {n_labels}")
+    return [first] + [
+        check_probabilities(f"member {j}", p, first.shape) for j, p in enumerate(members[1:], 1)
+    ]
+
+
+def check_weights(weights: Sequence[float], m: int) -> np.ndarray:
+    """Validate blend weights; return them as float64 summing to 1."""
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"weights: expected {m} non-negative numbers, got {weights!r}") from None
+    if w.shape != (m,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ConfigError(
+            f"weights: expected {m} non-negative numbers (one per member) with a positive sum, "
+            f"got {list(np.atleast_1d(w))}"
+        )
+    # Weights already summing to 1 (an Ensemble's) are kept bit for bit, so that the fallback
+    # blend equals Ensemble.blend exactly.
+    return w if abs(w.sum() - 1.0) <= 1e-12 else w / w.sum()
+
+
+def frozen_array(owner: str, name: str, value: Any, dtype: Any) -> np.ndarray:
+    """A read-only copy of ``value`` as ``dtype`` (``owner`` names the model in errors)."""
+    try:
+        array = np.array(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{owner} {name}: expected a numeric array, got {value!r}") from None
+    array.setflags(write=False)
+    return array
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """float64 logit of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS]."""
+    q = np.clip(np.asarray(p, dtype=np.float64), LOGIT_EPS, 1.0 - LOGIT_EPS)
+    return np.log(q) - np.log1p(-q)

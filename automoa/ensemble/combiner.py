@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from automoa.ensemble.clipping import Clip
-from automoa.ensemble.stacking import Stacker
+from automoa.ensemble.crosslabel import CrossLabelStacker
+from automoa.ensemble.level2 import Level2Model
 from automoa.exceptions import DataError
 
 
@@ -22,12 +23,13 @@ class Combiner:
 
     Attributes:
         weights: weight of each member (sum 1), the greedy selection's.
-        stacker: a level-2 model replacing the weighted average, when it was kept.
+        stacker: a level-2 model replacing the weighted average (per-label or cross-label
+            stacker), when it was kept.
         clip: bounds applied last, when they were kept.
     """
 
     weights: tuple[float, ...]
-    stacker: Stacker | None = None
+    stacker: Level2Model | None = None
     clip: Clip | None = None
 
     def combine(
@@ -64,6 +66,8 @@ class Combiner:
         n = len(self.weights)
         if self.stacker is None:
             what = f"weighted average of {n} members"
+        elif isinstance(self.stacker, CrossLabelStacker):
+            what = f"weighted average of {n} members, stacked across labels"
         elif self.stacker.on_blend:
             what = f"weighted average of {n} members, calibrated per label"
         else:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -29,16 +28,17 @@ from automoa.ensemble.checks import (
     Candidates,
     check_labels,
     check_mask,
+    check_members,
     check_probabilities,
+    check_weights,
     fetch_candidate,
+    frozen_array,
+    logit,
 )
 from automoa.ensemble.selection import Ensemble
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
 from automoa.metrics import mean_columnwise_log_loss
-
-#: Member probabilities are clipped to [LOGIT_EPS, 1 - LOGIT_EPS] before taking logits.
-LOGIT_EPS = 1e-6
 
 # Solver. Each label's design is tall and narrow (~20k rows, m + 1 columns), where
 # newton-cholesky (the same L2 objective as lbfgs, intercept unpenalised) converges in ~8
@@ -79,7 +79,7 @@ class Stacker:
     on_blend: bool = False
 
     def __post_init__(self) -> None:
-        coef = _frozen_array("coef", self.coef, np.float64)
+        coef = frozen_array("stacker", "coef", self.coef, np.float64)
         if coef.ndim != 2 or coef.shape[0] == 0 or coef.shape[1] == 0:
             raise ConfigError(f"stacker coef: expected a non-empty (L, m) matrix, got {coef.shape}")
         n_labels, width = coef.shape
@@ -89,12 +89,12 @@ class Stacker:
                 f"stacker coef: expected {1 if self.on_blend else m} column(s) "
                 f"({'the blend' if self.on_blend else 'one per member'}), got {width}"
             )
-        intercept = _frozen_array("intercept", self.intercept, np.float64)
+        intercept = frozen_array("stacker", "intercept", self.intercept, np.float64)
         fitted = np.asarray(self.fitted)
         if fitted.dtype != bool:
             raise ConfigError(f"stacker fitted: expected a boolean array, got {fitted.dtype}")
-        fitted = _frozen_array("fitted", fitted, bool)
-        weights = _frozen_array("weights", self.weights, np.float64)
+        fitted = frozen_array("stacker", "fitted", fitted, bool)
+        weights = frozen_array("stacker", "weights", self.weights, np.float64)
         for name, value, shape in (
             ("intercept", intercept, (n_labels,)),
             ("fitted", fitted, (n_labels,)),
@@ -142,7 +142,7 @@ class Stacker:
             DataError: a wrong number of members, or a member or mask of the wrong shape or with
                 values outside [0, 1].
         """
-        members = _check_members(member_preds, self.n_members, n_labels=self.coef.shape[0])
+        members = check_members(member_preds, self.n_members, n_labels=self.coef.shape[0])
         n = members[0].shape[0]
         kn = None if known_negative is None else check_mask("known_negative", known_negative, n)
         return _predict(self, members, kn)
@@ -163,6 +163,10 @@ class Stacker:
         missing = [key for key in _ARRAY_KEYS if key not in arrays]
         if missing:
             raise ConfigError(f"stacker: missing array(s) {', '.join(missing)}")
+        if "kind" in arrays:
+            raise ConfigError(
+                f"stacker: the arrays are of another model ({np.asarray(arrays['kind'])!s})"
+            )
         on_blend = bool(np.asarray(arrays["on_blend"])) if "on_blend" in arrays else False
         return cls(**{key: np.asarray(arrays[key]) for key in _ARRAY_KEYS}, on_blend=on_blend)
 
@@ -223,8 +227,8 @@ def fit_stacker(
         ConfigError: bad weights, ``C`` or ``min_positives``.
     """
     Yb, kn = check_labels(Y, known_negative)
-    members = _check_members(member_preds, None, shape=Yb.shape)
-    w = _check_weights(weights, len(members))
+    members = check_members(member_preds, None, shape=Yb.shape)
+    w = check_weights(weights, len(members))
     C, min_positives = _check_options(C, min_positives)
     on_blend = _check_features(features)
     fit_rows = ~kn if rows is None else check_mask("rows", rows, Yb.shape[0]) & ~kn
@@ -287,7 +291,7 @@ def honest_stacking(
             for i in ens.members
         ]
         in_fold = fold_of == fold
-        weights = _check_weights(ens.weights, len(members))
+        weights = check_weights(ens.weights, len(members))
         stacker = _fit(members, Yb, weights, ~in_fold & ~kn, C, min_positives, on_blend)
         oof[in_fold] = _predict(stacker, [p[in_fold] for p in members], kn[in_fold])
         fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], oof[in_fold]))
@@ -303,12 +307,6 @@ def honest_stacking(
 
 
 # --- fitting and prediction -----------------------------------------------------------------
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    """float64 logit of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS]."""
-    q = np.clip(np.asarray(p, dtype=np.float64), LOGIT_EPS, 1.0 - LOGIT_EPS)
-    return np.log(q) - np.log1p(-q)
 
 
 def _fit(
@@ -354,10 +352,10 @@ def _fit(
             blend = np.zeros((idx.size, labels.size))
             for j, p in enumerate(members):
                 blend += weights[j] * p[np.ix_(idx, labels)].astype(np.float64)
-            features[:, :, 0] = _logit(blend).T
+            features[:, :, 0] = logit(blend).T
         else:
             for j, p in enumerate(members):
-                features[:, :, j] = _logit(p[np.ix_(idx, labels)]).T
+                features[:, :, j] = logit(p[np.ix_(idx, labels)]).T
         for X, label in zip(features, labels, strict=True):
             try:
                 with warnings.catch_warnings():
@@ -396,9 +394,9 @@ def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | N
             # Same operations and order as Ensemble.blend, so the fallback matches it exactly.
             blend += stacker.weights[j] * chunk
             if any_fitted and not stacker.on_blend:
-                z += stacker.coef[:, j] * _logit(chunk)
+                z += stacker.coef[:, j] * logit(chunk)
         if any_fitted and stacker.on_blend:
-            z += stacker.coef[:, 0] * _logit(blend)
+            z += stacker.coef[:, 0] * logit(blend)
         # sigmoid(z) = exp(-log(1 + exp(-z))): no overflow for any z.
         stacked = np.exp(-np.logaddexp(0.0, -z))
         out[block] = np.where(stacker.fitted, stacked, blend)
@@ -408,47 +406,6 @@ def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | N
 
 
 # --- validation -----------------------------------------------------------------------------
-
-
-def _check_members(
-    member_preds: Sequence[Any],
-    expected: int | None,
-    *,
-    shape: tuple[int, ...] | None = None,
-    n_labels: int | None = None,
-) -> list[np.ndarray]:
-    """Validate the members' probability matrices (a count, a shape or a label count)."""
-    if isinstance(member_preds, np.ndarray):
-        raise DataError("member_preds: expected a sequence of (n, L) arrays, one per member")
-    members = list(member_preds)
-    if not members:
-        raise DataError("member_preds: expected at least one member, got none")
-    if expected is not None and len(members) != expected:
-        raise DataError(
-            f"member_preds: expected {expected} member prediction matrices, got {len(members)}"
-        )
-    first = check_probabilities("member 0", members[0], shape)
-    if n_labels is not None and first.shape[1] != n_labels:
-        raise DataError(f"member 0: has {first.shape[1]} labels, expected {n_labels}")
-    return [first] + [
-        check_probabilities(f"member {j}", p, first.shape) for j, p in enumerate(members[1:], 1)
-    ]
-
-
-def _check_weights(weights: Sequence[float], m: int) -> np.ndarray:
-    """Validate blend weights; return them as float64 summing to 1."""
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"weights: expected {m} non-negative numbers, got {weights!r}") from None
-    if w.shape != (m,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ConfigError(
-            f"weights: expected {m} non-negative numbers (one per member) with a positive sum, "
-            f"got {list(np.atleast_1d(w))}"
-        )
-    # Weights already summing to 1 (an Ensemble's) are kept bit for bit, so that the fallback
-    # blend equals Ensemble.blend exactly.
-    return w if abs(w.sum() - 1.0) <= 1e-12 else w / w.sum()
 
 
 def _check_features(features: str) -> bool:
@@ -468,13 +425,3 @@ def _check_options(C: float, min_positives: int) -> tuple[float, int]:
     ):
         raise ConfigError(f"min_positives: expected an integer >= 1, got {min_positives!r}")
     return float(C), int(min_positives)
-
-
-def _frozen_array(name: str, value: Any, dtype: Any) -> np.ndarray:
-    """A read-only copy of ``value`` as ``dtype``."""
-    try:
-        array = np.array(value, dtype=dtype)
-    except (TypeError, ValueError):
-        raise ConfigError(f"stacker {name}: expected a numeric array, got {value!r}") from None
-    array.setflags(write=False)
-    return array

@@ -258,6 +258,13 @@ def _ensemble(ensemble: EnsembleReport | None, trials: Sequence[FrozenTrial]) ->
     facts = Facts(
         (
             ("method", ensemble.method),
+            ("selection", ensemble.selection),
+            (
+                "floor",
+                "applied: the best single trial alone (every combination estimated worse)"
+                if ensemble.floor
+                else "not needed",
+            ),
             ("honest CV log loss", f"{ensemble.honest_score:.5f} (each stage fitted on K-1 folds)"),
             ("CV log loss fitted on all rows", f"{ensemble.score:.5f} (optimistic)"),
             ("best single trial", f"{ensemble.best_single:.5f}"),
@@ -293,7 +300,7 @@ def _ensemble(ensemble: EnsembleReport | None, trials: Sequence[FrozenTrial]) ->
                 ("member trial", "family", "weight", "member CV log loss"),
                 tuple(members),
                 (True, False, True, True),
-                caption="Members and their weights (greedy selection with replacement).",
+                caption="Members and their weights.",
             ),
             Table(
                 ("stage", "honest CV log loss", "kept", "note"),

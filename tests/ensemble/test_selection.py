@@ -166,9 +166,9 @@ def test_to_dict_round_trips_through_json():
     ("oofs", "kwargs", "error", "message"),
     [
         ([], {}, DataError, "no candidates"),
-        ("misaligned", {}, DataError, r"candidate 1 has shape \(40, 3\), expected \(40, 4\)"),
-        ("nan", {}, DataError, "candidate 0 contains NaN"),
-        ("range", {}, DataError, r"candidate 0 has values in \[0, 1.5\]"),
+        ("misaligned", {}, DataError, r"candidate 1: has shape \(40, 3\), expected \(40, 4\)"),
+        ("nan", {}, DataError, "candidate 0: contains NaN"),
+        ("range", {}, DataError, r"candidate 0: has values in \[0, 1.5\]"),
         ("ok", {"max_iterations": 0}, ConfigError, "max_iterations"),
         ("ok", {"init_best": 3}, ConfigError, "init_best"),
         ("ok", {"bagging_fraction": 0.0}, ConfigError, "bagging_fraction"),
