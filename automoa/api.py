@@ -26,6 +26,7 @@ from automoa.result import SearchResult
 from automoa.search.controller import TrialEvent, best_value, run_search
 from automoa.search.ensembling import (
     EnsembleReport,
+    auto_seeds,
     build_ensemble,
     submission_path,
     write_prior_submission,
@@ -63,10 +64,12 @@ def resolve_device(device: str) -> str:
 
 #: Study attribute recording how the study's data was loaded (:attr:`Dataset.load_spec`).
 
-#: The ensemble step keeps 5% of the budget, at most 120 s: at MoA scale about 150 candidates
-#: for greedy selection and its honest estimate, then calibration, stacking and clipping.
+#: The ensemble step keeps 5% of the budget, at most 120 s, for the ensemble pipeline (at MoA
+#: scale: the selection variants on the diverse pool, the level-2 stages and clipping).
 ENSEMBLE_RESERVE_FRACTION = 0.05
 ENSEMBLE_RESERVE_MAX = 120.0
+#: With extra seeds for the members, it keeps 10% more of the budget to train them.
+SEED_RESERVE_FRACTION = 0.10
 
 
 def load_data(
@@ -167,6 +170,7 @@ def search(
     aux_targets: Any = None,
     known_negative: Any = None,
     X_test: Any = None,
+    ensemble_seeds: int | None = None,
 ) -> SearchResult:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
@@ -191,6 +195,9 @@ def search(
         on_start: progress hook, called once.
         on_trial: progress hook, called after each trial.
         ensemble: build the ensemble at the end.
+        ensemble_seeds: extra seeds each selected member is re-trained with, when the time
+            kept for them allows (10% of the budget more is kept then); ``None``: 1 from a
+            30-minute budget, 2 from 2 hours, none below.
         keep_models: keep every complete trial's fitted fold models, so that export ships
             them instead of re-training (disk: the models of every trial).
         workers: worker processes on this machine sharing the study, each with its share of
@@ -222,10 +229,15 @@ def search(
         data, groups=groups, aux_targets=aux_targets, known_negative=known_negative, X_test=X_test
     )
     location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
+    extra_seeds = auto_seeds(budget_seconds) if ensemble_seeds is None else ensemble_seeds
+    if isinstance(extra_seeds, bool) or not isinstance(extra_seeds, int) or extra_seeds < 0:
+        raise ConfigError(f"--ensemble-seeds: expected an integer >= 0, got {ensemble_seeds!r}")
     # Time kept for the ensemble step, which runs inside the budget.
     reserve = (
         min(ENSEMBLE_RESERVE_MAX, ENSEMBLE_RESERVE_FRACTION * budget_seconds) if ensemble else 0
     )
+    if ensemble and extra_seeds:
+        reserve += SEED_RESERVE_FRACTION * budget_seconds
     if workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
     location.open_artifacts()  # a bad --artifacts fails before the study is touched
@@ -253,6 +265,7 @@ def search(
             dataset,
             submission_path=submission_path(location),
             seconds=max(reserve, budget_seconds - outcome.seconds),
+            extra_seeds=extra_seeds,
         )
         outcome = dataclasses.replace(outcome, ensemble=report)
     elif outcome.stopped_by != "interrupted" and best_value(outcome.study) is None:
@@ -283,6 +296,7 @@ def ensemble(
     stacking: bool = True,
     clipping: bool = True,
     artifacts: str | Path | None = None,
+    seeds: int = 0,
 ) -> EnsembleReport:
     """Build (again) the ensemble of a study and store it with the study.
 
@@ -295,12 +309,17 @@ def ensemble(
         stacking: try a level-2 stacker (kept only if its honest estimate is better).
         clipping: try clipping bounds (kept only if they improve the honest estimate).
         artifacts: the artifact directory, if not ``WORKDIR/artifacts``.
+        seeds: first re-train each selected member with this many extra seeds (no time
+            limit; siblings trained before are reused), then offer the seed-averaged members
+            to the same honest selection.
 
     Returns:
         The ensemble report; test predictions go to ``WORKDIR/<study>/submission.csv``.
     """
     if max_iterations < 1:
         raise ConfigError(f"--iterations: expected at least 1, got {max_iterations}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 0:
+        raise ConfigError(f"--seeds: expected an integer >= 0, got {seeds!r}")
     dataset = load_data(data)
     location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
     opened = open_study(location.study_name, workdir=workdir, storage=storage)
@@ -312,6 +331,7 @@ def ensemble(
         submission_path=submission_path(location),
         stacking=stacking,
         clipping=clipping,
+        extra_seeds=seeds,
     )
 
 

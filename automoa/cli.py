@@ -193,6 +193,13 @@ def search_command(
         typer.Option("--workers", help="Worker processes sharing the study (cores split)."),
     ] = 1,
     artifacts: ArtifactsOpt = None,
+    ensemble_seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--ensemble-seeds",
+            help="Extra seeds per ensemble member (default: 1 from a 30m budget, 2 from 2h).",
+        ),
+    ] = None,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
     from automoa.deadline import parse_duration
@@ -217,6 +224,7 @@ def search_command(
             keep_models=keep_models,
             workers=workers,
             artifacts=artifacts,
+            ensemble_seeds=ensemble_seeds,
         )
     board = result.leaderboard()
     out.print(leaderboard_table(board, limit=10, title=f"study {result.study.study_name}: top 10"))
@@ -274,6 +282,18 @@ def _print_ensemble(report) -> None:
         detail = f" ({stage['note']})" if stage["note"] else ""
         shown = "skipped" if score is None else f"honest {score:.5f}, {verdict}"
         out.print(f"  {stage['stage']}: {shown}{detail}")
+    for group in report.seed_groups:
+        out.print(
+            f"  trial {group[0]} averaged over {len(group)} seeds (trials {group})", markup=False
+        )
+    if report.seed_gain is not None:
+        out.print(
+            f"  seed averaging: honest estimate {report.seed_gain:+.5f} better"
+            if report.seed_gain >= 0
+            else f"  seed averaging: not kept (honest estimate {-report.seed_gain:.5f} worse)"
+        )
+    for note in report.seed_notes:
+        out.print(f"  seeds: {note}", markup=False)
     if report.floor:
         out.print(
             f"the best single trial alone is the ensemble: every combination's honest estimate "
@@ -316,11 +336,17 @@ def ensemble_command(
     test_features: TestOpt = None,
     id_col: IdColOpt = None,
     group_col: GroupColOpt = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds", help="First re-train each selected member with N extra seeds (no limit)."
+        ),
+    ] = 0,
 ) -> None:
     """Build the ensemble of a study's trials (also done at the end of every search).
 
-    Greedy selection, then stacking and clipping, each kept only if it improves the honest
-    (nested cross-validated) estimate.
+    Selection variants, then level-2 stages and clipping, each kept only if it improves the
+    honest (nested cross-validated) estimate; never worse than the best single trial.
     """
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     report = api.ensemble(
@@ -332,6 +358,7 @@ def ensemble_command(
         stacking=stacking,
         clipping=clipping,
         artifacts=artifacts,
+        seeds=seeds,
     )
     _print_ensemble(report)
 

@@ -259,6 +259,7 @@ def _ensemble(ensemble: EnsembleReport | None, trials: Sequence[FrozenTrial]) ->
         (
             ("method", ensemble.method),
             ("selection", ensemble.selection),
+            ("seed averaging", _seed_fact(ensemble)),
             (
                 "floor",
                 "applied: the best single trial alone (every combination estimated worse)"
@@ -614,3 +615,13 @@ def write_report(
         handle.write(render_html(doc))
     order = ("history", "importances", "label_loss", "time")
     return ReportFiles(page, markdown, {name: plots[name] for name in order if name in plots})
+
+
+def _seed_fact(ensemble: EnsembleReport) -> str:
+    """What re-training members with extra seeds did."""
+    if ensemble.seed_gain is None:
+        return "no member has extra seeds"
+    if not ensemble.seed_groups:
+        return f"not kept (honest estimate {-ensemble.seed_gain:.5f} worse)"
+    groups = ", ".join(f"trial {g[0]} x{len(g)}" for g in ensemble.seed_groups)
+    return f"{groups}; honest estimate {ensemble.seed_gain:+.5f} better"

@@ -17,7 +17,7 @@ import sklearn
 from automoa import __version__
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
-from automoa.exceptions import DataWarning, SearchSpaceError
+from automoa.exceptions import DataWarning, SearchSpaceError, StudyError
 from automoa.folds import check_n_splits
 from automoa.preprocessing.cache import CacheStats, StepCache
 from automoa.search.artifact_store import StudyArtifacts
@@ -28,7 +28,7 @@ from automoa.search.artifacts import (
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
-from automoa.search.pruning import FoldHalvingPruner
+from automoa.search.pruning import SEED_OF_ATTR, FoldHalvingPruner, is_seed_sibling
 from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import (
@@ -185,17 +185,74 @@ def _refuse_repeats(trial: optuna.Trial, config: PipelineConfig) -> None:
 
     Trials are deterministic (same folds, same seed), so a repeat would only cost time; it is
     stopped before its first fold (a space with no sampled parameter for a family, such as the
-    linear path, otherwise repeats that family's one configuration).
+    linear path, otherwise repeats that family's one configuration). A seed sibling repeats its
+    origin's configuration on purpose (another seed) and is never refused; a repeat is named
+    after the search trial it repeats, never after a sibling.
     """
+    if is_seed_sibling(trial):
+        return
     wanted = config.to_dict()
     active = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING)
     for other in trial.study.get_trials(deepcopy=False, states=active):
+        if is_seed_sibling(other):
+            continue
         if other.number != trial.number and other.user_attrs.get("config") == wanted:
             raise TrialStopped(f"repeat of trial {other.number}: same configuration", [])
 
 
-class _Objective:
-    """Evaluates one Optuna trial and records its artifacts and attributes."""
+def measured_fold_seconds(trial: optuna.trial.FrozenTrial) -> float | None:
+    """Mean seconds of a complete trial's folds, as recorded (``None`` when not recorded).
+
+    For a re-run of the same configuration (a seed sibling) this measurement on this machine
+    predicts better than the cost model.
+    """
+    seconds = trial.user_attrs.get("fold_seconds")
+    if trial.state != optuna.trial.TrialState.COMPLETE or not seconds:
+        return None
+    return float(sum(seconds)) / len(seconds)
+
+
+def sibling_origin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """The trial whose configuration the seed sibling ``trial`` re-trains (``None``: not one).
+
+    Raises:
+        StudyError: the sibling names no complete trial of the study, or has no ``seed``.
+    """
+    number = trial.user_attrs.get(SEED_OF_ATTR)
+    if number is None:
+        return None
+    if not isinstance(trial.user_attrs.get("seed"), int):
+        raise StudyError(f"seed sibling trial {trial.number} has no integer 'seed' attribute")
+    complete = optuna.trial.TrialState.COMPLETE
+    for other in trial.study.get_trials(deepcopy=False, states=(complete,)):
+        if other.number == number:
+            return other
+    raise StudyError(
+        f"seed sibling trial {trial.number} re-trains trial {number}, which is not complete"
+    )
+
+
+class Objective:
+    """Evaluates one Optuna trial and records its artifacts and attributes.
+
+    A search trial is sampled from ``space`` and fitted with the study ``seed``. A seed sibling
+    (a trial enqueued with the user attributes ``seed_of`` and ``seed``, see
+    :mod:`automoa.search.seeds`) is its origin's configuration fitted with its own seed: its
+    fold time is predicted from the origin's measured folds, and it is never refused as a
+    repeat nor pruned, whatever the study's pruner.
+
+    Args:
+        dataset: the study's data.
+        meta: the study's creation facts (folds).
+        space: the bound search space the study stores.
+        artifacts: where OOF / test predictions and fold models are written.
+        deadline: no fold starts that is predicted to miss it.
+        seed: the study seed (search trials' model seed).
+        device: ``cpu`` or ``cuda``.
+        cache: fitted preprocessing shared across trials.
+        keep_models: save each complete trial's fold models as an artifact.
+        checkpoints: save each finished fold, so that the retry of a killed trial resumes.
+    """
 
     def __init__(
         self,
@@ -227,10 +284,19 @@ class _Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = sample(trial, self.space)
+        origin = sibling_origin(trial)
+        seed = self.seed if origin is None else int(trial.user_attrs["seed"])
         predicted = self.cost.fold_seconds(config)
+        if origin is not None:
+            if origin.user_attrs.get("config") != config.to_dict():
+                raise StudyError(
+                    f"seed sibling trial {trial.number} does not repeat the configuration of "
+                    f"trial {origin.number}"
+                )
+            predicted = measured_fold_seconds(origin) or predicted
         trial.set_user_attr("family", config.family)
         trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("seed", self.seed)
+        trial.set_user_attr("seed", seed)
         trial.set_user_attr("device", self.device)
         trial.set_user_attr("predicted_fold_seconds", predicted)
         n_splits = int(self.meta.folds.max()) + 1
@@ -241,13 +307,15 @@ class _Objective:
 
         def report(fold: int, mean_loss: float) -> bool:
             trial.report(mean_loss, fold)
-            # After the last fold the work is done: the trial is scored, never pruned.
-            return fold < last_fold and trial.should_prune()
+            # After the last fold the work is done: the trial is scored, never pruned. A sibling
+            # re-runs a selected member: not a candidate, never pruned (the study may have been
+            # loaded with Optuna's default pruner).
+            return fold < last_fold and origin is None and trial.should_prune()
 
         checkpoints = None
         if self.checkpoints:
             checkpoints = FoldCheckpoints.for_trial(
-                self.artifacts, self.data_key, self.meta.folds, config, self.seed
+                self.artifacts, self.data_key, self.meta.folds, config, seed
             )
         try:
             result = evaluate(
@@ -256,7 +324,7 @@ class _Objective:
                 self.meta.folds,
                 deadline=self.deadline,
                 reporter=report,
-                seed=self.seed,
+                seed=seed,
                 device=self.device,
                 expected_fold_seconds=predicted,
                 cache=self.cache,
@@ -271,7 +339,7 @@ class _Objective:
             raise
         trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
         if self.keep_models:
-            info = {"trial": trial.number, "config": config.to_dict(), "seed": self.seed}
+            info = {"trial": trial.number, "config": config.to_dict(), "seed": seed}
             trial.set_user_attr(
                 "models_artifact",
                 save_fold_models_artifact(self.store, trial, result.fold_models, info),
@@ -374,7 +442,7 @@ def run_search(
         on_start(meta, n_existing)
 
     cache = StepCache(location.cache_dir)
-    objective = _Objective(
+    objective = Objective(
         dataset,
         meta,
         space,
@@ -410,33 +478,10 @@ def run_search(
             # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
             trial = study.ask()
-        trial_started = time.perf_counter()
-        state = optuna.trial.TrialState.COMPLETE
-        value: float | None = None
-        reason: str | None = None
-        try:
-            with Heartbeat(study._storage, trial._trial_id):
-                value = objective(trial)
-        except TrialStopped as stop:
-            state, reason = optuna.trial.TrialState.PRUNED, stop.reason
-            trial.set_user_attr("fold_scores", stop.fold_scores)
-            trial.set_user_attr("fold_seconds", stop.fold_seconds)
-        except KeyboardInterrupt:
-            state, reason = optuna.trial.TrialState.FAIL, "interrupted by the user (Ctrl-C)"
+        run = run_trial(study, trial, objective)
+        value, reason = run.value, run.reason
+        if run.interrupted:
             stopped_by = "interrupted"
-        except Exception as exc:  # a failing pipeline must not end the search
-            state, reason = optuna.trial.TrialState.FAIL, f"{type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - trial_started
-        # UpdateFinishedTrialError: another worker took this trial for dead (no heartbeat
-        # within the grace period) and failed it; its retry redoes it.
-        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-            trial.set_user_attr("seconds", seconds)
-            if reason is not None:
-                trial.set_user_attr(
-                    "failure_reason" if state.name == "FAIL" else "prune_reason", reason
-                )
-            complete = state == optuna.trial.TrialState.COMPLETE
-            study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
         trials_run += 1
         if value is not None and (best is None or value < best):
             best = value
@@ -444,10 +489,10 @@ def run_search(
             on_trial(
                 TrialEvent(
                     trial.number,
-                    state.name,
+                    run.state.name,
                     trial.user_attrs.get("family", "?"),
                     value,
-                    seconds,
+                    run.seconds,
                     reason,
                     best,
                 )
@@ -467,6 +512,67 @@ def run_search(
     return SearchOutcome(
         study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats
     )
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """How one trial run by :func:`run_trial` ended."""
+
+    number: int
+    state: optuna.trial.TrialState
+    value: float | None
+    reason: str | None
+    seconds: float
+    interrupted: bool = False
+
+
+def run_trial(
+    study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float]
+) -> TrialRun:
+    """Run ``objective`` on the running ``trial`` and tell the study how it ended.
+
+    A stopped trial (pruned, out of time, a repeat) is told PRUNED with its reason and the folds
+    it finished; a failing one FAIL with the exception as its reason, and so is one stopped by
+    Ctrl-C (``interrupted`` is then set: the caller decides to stop). The trial's heartbeat is
+    recorded while it runs.
+
+    Args:
+        study: the study ``trial`` belongs to.
+        trial: a RUNNING trial (from ``study.ask()`` or a claimed queued trial).
+        objective: what evaluates it (an :class:`Objective`).
+
+    Returns:
+        Its outcome.
+    """
+    started = time.perf_counter()
+    state = optuna.trial.TrialState.COMPLETE
+    value: float | None = None
+    reason: str | None = None
+    interrupted = False
+    try:
+        with Heartbeat(study._storage, trial._trial_id):
+            value = objective(trial)
+    except TrialStopped as stop:
+        state, reason = optuna.trial.TrialState.PRUNED, stop.reason
+        trial.set_user_attr("fold_scores", stop.fold_scores)
+        trial.set_user_attr("fold_seconds", stop.fold_seconds)
+    except KeyboardInterrupt:
+        state, reason = optuna.trial.TrialState.FAIL, "interrupted by the user (Ctrl-C)"
+        interrupted = True
+    except Exception as exc:  # a failing pipeline must not end the search
+        state, reason = optuna.trial.TrialState.FAIL, f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    # UpdateFinishedTrialError: another worker took this trial for dead (no heartbeat within
+    # the grace period) and failed it; its retry redoes it.
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        trial.set_user_attr("seconds", seconds)
+        if reason is not None:
+            trial.set_user_attr(
+                "failure_reason" if state.name == "FAIL" else "prune_reason", reason
+            )
+        complete = state == optuna.trial.TrialState.COMPLETE
+        study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
+    return TrialRun(trial.number, state, value, reason, seconds, interrupted)
 
 
 def started_trials(study: optuna.Study) -> int:

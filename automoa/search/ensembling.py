@@ -13,6 +13,7 @@ declares them all-negative, so no estimate is needed to keep that.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.artifacts import upload_artifact
+from optuna.trial import TrialState
 
 from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
@@ -30,13 +32,20 @@ from automoa.deadline import Deadline
 from automoa.ensemble.clipping import Clip
 from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import Level2Model, level2_from_arrays
-from automoa.ensemble.pipeline import PipelineOptions, run_pipeline
+from automoa.ensemble.pipeline import PipelineOptions, PipelineResult, run_pipeline
 from automoa.exceptions import StudyError
+from automoa.metrics import mean_columnwise_log_loss
 from automoa.models.registry import get_family
 from automoa.search.artifact_store import StudyArtifacts
+from automoa.search.pruning import is_seed_sibling
+from automoa.search.seeds import seed_groups, train_seed_siblings
 from automoa.search.study import PRIOR_CONFIG, StudyLocation, read_meta_for
 
 ENSEMBLE_ATTR = "automoa_ensemble"
+#: Budgets from which members get an extra seed by default (2 from four times this).
+AUTO_SEEDS_FROM = 1800.0
+#: Seed siblings leave this many times the first pipeline pass's seconds for the second.
+SEED_PIPELINE_MARGIN = 1.5
 #: Candidates considered at most: the best trials by CV score.
 MAX_CANDIDATES = 300
 
@@ -69,6 +78,11 @@ class EnsembleReport:
         selection: the selection variant kept (``best_single`` when the floor applied).
         floor: whether the best trial alone replaced an ensemble whose honest estimate was
             worse than its CV score.
+        seed_groups: the members averaged over seeds, each as ``[trial, sibling, ...]`` (its
+            weight split evenly over them).
+        seed_gain: honest estimate without seed siblings minus with them (positive: the
+            seeds helped), when any member had siblings.
+        seed_notes: why seed siblings were not trained, when some were asked for.
     """
 
     members: list[int]
@@ -86,28 +100,60 @@ class EnsembleReport:
     stacker_artifact: str | None = None
     selection: str = "greedy"
     floor: bool = False
+    seed_groups: list[list[int]] = field(default_factory=list)
+    seed_gain: float | None = None
+    seed_notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored with the study)."""
         return asdict(self)
 
 
-def _candidates(
-    study: optuna.Study, artifacts: StudyArtifacts
-) -> list[tuple[optuna.trial.FrozenTrial, Path]]:
-    """The best complete trials whose OOF artifact is present, with its local file."""
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    ranked = sorted(
-        (t for t in complete if t.user_attrs.get("oof_artifact")),
-        key=lambda t: (t.value, t.number),
-    )
+@dataclass(frozen=True)
+class _Candidate:
+    """A search trial offered to the ensemble, with its complete seed siblings."""
+
+    trial: optuna.trial.FrozenTrial
+    paths: tuple[Path, ...]  # OOF files: the trial's, then its siblings'
+    numbers: tuple[int, ...]  # trial numbers in the same order
+
+    def oof(self, averaged: bool) -> np.ndarray:
+        if not averaged or len(self.paths) == 1:
+            return _load(self.paths[0])
+        total = np.zeros(_load(self.paths[0]).shape, dtype=np.float64)
+        for path in self.paths:
+            total += _load(path)
+        return (total / len(self.paths)).astype(np.float32)
+
+
+def _candidates(study: optuna.Study, artifacts: StudyArtifacts) -> list[_Candidate]:
+    """The best complete search trials whose OOF artifact is present, with their siblings."""
+    trials = study.get_trials(deepcopy=False)
+    by_number = {t.number: t for t in trials}
+    groups = seed_groups(trials)
+    complete = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and not is_seed_sibling(t)
+        and t.user_attrs.get("oof_artifact")
+    ]
     usable = []
-    for trial in ranked:  # best first, so an object store downloads only what is used
+    for trial in sorted(complete, key=lambda t: (t.value, t.number)):
+        # Best first, so an object store downloads only what is used.
         path = artifacts.local_path(trial.user_attrs["oof_artifact"])
-        if path is not None:
-            usable.append((trial, path))
-            if len(usable) == MAX_CANDIDATES:
-                break
+        if path is None:
+            continue
+        paths, numbers = [path], [trial.number]
+        for number in groups.get(trial.number, [trial.number])[1:]:
+            artifact = by_number[number].user_attrs.get("oof_artifact")
+            sibling = artifacts.local_path(artifact) if artifact else None
+            if sibling is not None:
+                paths.append(sibling)
+                numbers.append(number)
+        usable.append(_Candidate(trial, tuple(paths), tuple(numbers)))
+        if len(usable) == MAX_CANDIDATES:
+            break
     return usable
 
 
@@ -123,6 +169,13 @@ def _load(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
+def auto_seeds(budget_seconds: float | None) -> int:
+    """Extra seeds per selected member by default: none below 30 minutes, 1, then 2 from 2 h."""
+    if budget_seconds is None or budget_seconds < AUTO_SEEDS_FROM:
+        return 0
+    return 2 if budget_seconds >= 4 * AUTO_SEEDS_FROM else 1
+
+
 def build_ensemble(
     study: optuna.Study,
     location: StudyLocation,
@@ -133,6 +186,7 @@ def build_ensemble(
     seconds: float | None = None,
     stacking: bool = True,
     clipping: bool = True,
+    extra_seeds: int = 0,
 ) -> EnsembleReport:
     """Build the ensemble of a study's complete trials and store it with the study.
 
@@ -145,9 +199,13 @@ def build_ensemble(
             controls 0); ``None`` writes nothing. Written only when every member has test
             predictions.
         seconds: time allowed; a stage whose predicted time does not fit what is left is
-            skipped (and reported so).
+            skipped (and reported so), and so is a seed sibling.
         stacking: try the level-2 stages (each kept only if its honest estimate is better).
         clipping: try clipping bounds (kept only if the honest estimate improves).
+        extra_seeds: re-train each selected member with this many extra seeds when the time
+            allows (most weighted first; see :mod:`automoa.search.seeds`); every candidate
+            with seed siblings (trained now or earlier) is then offered averaged over its
+            seeds to the same pipeline, which is kept when its honest estimate is better.
 
     Returns:
         The report.
@@ -162,40 +220,86 @@ def build_ensemble(
     candidates = _candidates(study, artifacts)
     if not candidates:
         raise StudyError(f"study {study.study_name!r} has no complete trial to ensemble yet")
-    trials = [trial for trial, _ in candidates]
-    oofs = [_load(path) for _, path in candidates]
     kn = dataset.known_negative
-    options = PipelineOptions(
-        max_iterations=max_iterations,
-        level2=PipelineOptions.level2 if stacking else (),
-        clipping=clipping,
-    )
-    result = run_pipeline(
-        oofs,
-        dataset.Y,
-        np.asarray(meta.folds),
-        scores=[float(t.value) for t in trials],
-        groups=[candidate_group(t) for t in trials],
-        known_negative=kn,
-        deadline=deadline,
-        options=options,
-    )
-    members = [trials[i] for i in result.ensemble.members]
-    combiner = result.combiner
+    fold_of = np.asarray(meta.folds)
+    level2 = PipelineOptions.level2 if stacking else ()
+    groups = [candidate_group(c.trial) for c in candidates]
+
+    def pipeline(averaged: bool, until: Deadline) -> PipelineResult:
+        oofs = [c.oof(averaged) for c in candidates]
+        scores = [
+            mean_columnwise_log_loss(dataset.Y, _zeroed(oof, kn))
+            if averaged and len(c.paths) > 1
+            else float(c.trial.value)
+            for c, oof in zip(candidates, oofs, strict=True)
+        ]
+        # A member's logits cannot be split over its seeds: per-member stacking is left out.
+        kinds = tuple(s for s in level2 if not (averaged and s == "stacking"))
+        options = PipelineOptions(max_iterations=max_iterations, level2=kinds, clipping=clipping)
+        return run_pipeline(
+            oofs,
+            dataset.Y,
+            fold_of,
+            scores=scores,
+            groups=groups,
+            known_negative=kn,
+            deadline=until,
+            options=options,
+        )
+
+    began = time.perf_counter()
+    result = pipeline(False, deadline)
+    pipeline_seconds = time.perf_counter() - began
+    seed_notes: list[str] = []
+    if extra_seeds > 0:
+        weights = dict(zip(result.ensemble.members, result.ensemble.weights, strict=True))
+        origins = [candidates[i].trial.number for i in sorted(weights, key=lambda i: -weights[i])]
+        # Keep time for a second pass of the pipeline over the seed-averaged candidates.
+        trained = train_seed_siblings(
+            study,
+            location,
+            dataset,
+            origins,
+            n_extra_seeds=extra_seeds,
+            deadline=deadline.sub(SEED_PIPELINE_MARGIN * pipeline_seconds),
+        )
+        seed_notes.extend(trained.notes)
+        if trained.trained:
+            candidates = _candidates(study, artifacts)
+            groups = [candidate_group(c.trial) for c in candidates]
+    seed_gain = None
+    averaged = False
+    if any(len(c.paths) > 1 for c in candidates):
+        with_seeds = pipeline(True, deadline)
+        seed_gain = result.honest_score - with_seeds.honest_score
+        if with_seeds.honest_score <= result.honest_score:
+            result, averaged = with_seeds, True
+    chosen = [candidates[i] for i in result.ensemble.members]
+    numbers, weights = [], []
+    for candidate, weight in zip(chosen, result.ensemble.weights, strict=True):
+        share = candidate.numbers if averaged else candidate.numbers[:1]
+        numbers.extend(share)
+        weights.extend([weight / len(share)] * len(share))
+    combiner = _expanded(result.combiner, weights)
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    members = [by_number[n] for n in numbers]
     report = EnsembleReport(
-        members=[t.number for t in members],
+        members=numbers,
         weights=[float(w) for w in combiner.weights],
         families=[t.user_attrs.get("family", "?") for t in members],
         score=result.score,
         honest_score=result.honest_score,
-        best_single=result.best_single,
-        n_candidates=len(trials),
+        best_single=min(float(c.trial.value) for c in candidates),
+        n_candidates=len(candidates),
         seconds=0.0,
         method=result.method,
         clip=None if combiner.clip is None else combiner.clip.to_dict(),
         stages=[record.to_dict() for record in result.stages],
         selection=result.selection,
         floor=result.floor,
+        seed_groups=[list(c.numbers) for c in chosen if averaged and len(c.numbers) > 1],
+        seed_gain=seed_gain,
+        seed_notes=seed_notes,
     )
     if combiner.stacker is not None:
         report.stacker_artifact = _save_stacker(study, artifacts, combiner.stacker)
@@ -210,6 +314,25 @@ def build_ensemble(
     report.seconds = time.perf_counter() - started
     study.set_user_attr(ENSEMBLE_ATTR, report.to_dict())
     return report
+
+
+def _zeroed(oof: np.ndarray, known_negative: np.ndarray | None) -> np.ndarray:
+    if known_negative is None:
+        return oof
+    out = np.array(oof, dtype=np.float32)
+    out[known_negative] = 0.0
+    return out
+
+
+def _expanded(combiner: Combiner, weights: list[float]) -> Combiner:
+    """The combiner over the members split into their seeds (the blend is unchanged)."""
+    if len(weights) == len(combiner.weights):
+        return combiner
+    stacker = combiner.stacker
+    if stacker is not None:
+        # Only blend-reading stages are fitted on seed-averaged members (see build_ensemble).
+        stacker = dataclasses.replace(stacker, weights=np.asarray(weights))
+    return Combiner(tuple(weights), stacker, combiner.clip)
 
 
 def _save_stacker(study: optuna.Study, artifacts: StudyArtifacts, stacker: Level2Model) -> str:

@@ -7,6 +7,19 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
+#: User attribute of a seed sibling (see :mod:`automoa.search.seeds`): the number of the trial
+#: whose configuration it re-trains with another seed.
+SEED_OF_ATTR = "seed_of"
+
+
+def is_seed_sibling(trial: FrozenTrial | optuna.Trial) -> bool:
+    """Whether ``trial`` re-trains another trial's configuration with another seed.
+
+    Such a trial is not a search candidate: it is never pruned, never a competitor at a rung
+    and never the target of a repeat refusal.
+    """
+    return trial.user_attrs.get(SEED_OF_ATTR) is not None
+
 
 class MarginPercentilePruner(BasePruner):
     """Prune a trial whose running CV loss is clearly worse than most complete trials.
@@ -36,9 +49,14 @@ class MarginPercentilePruner(BasePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
-        if step is None:
+        if step is None or is_seed_sibling(trial):
             return False
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        # Siblings repeat a selected (good) member: counting them would bias the percentile.
+        complete = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if not is_seed_sibling(t)
+        ]
         if len(complete) < self.n_startup_trials:
             return False
         values = [t.intermediate_values[step] for t in complete if step in t.intermediate_values]
@@ -60,7 +78,9 @@ class FoldHalvingPruner(BasePruner):
     worth the information it loses: with a ``budget_seconds``, a trial competes at a rung only
     if its remaining folds (``predicted_fold_seconds`` user attribute x folds left) would take
     at least ``min_budget_share`` of the budget, so cheap trials on small data run every fold.
-    Between rungs the :class:`MarginPercentilePruner` still stops clearly bad trials.
+    Between rungs the :class:`MarginPercentilePruner` still stops clearly bad trials. Seed
+    siblings (:func:`is_seed_sibling`) are never pruned and never compete: they re-run members
+    already selected, and their (good) values would crowd a rung's best third.
 
     Args:
         rung_steps: fold indices after which a trial competes (0: after the first fold, the
@@ -96,7 +116,7 @@ class FoldHalvingPruner(BasePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
-        if step is None:
+        if step is None or is_seed_sibling(trial):
             return False
         if (
             step in self.rung_steps
@@ -118,7 +138,7 @@ class FoldHalvingPruner(BasePruner):
         others = [
             t.intermediate_values[step]
             for t in study.get_trials(deepcopy=False)
-            if t.number != trial.number and step in t.intermediate_values
+            if t.number != trial.number and step in t.intermediate_values and not is_seed_sibling(t)
         ]
         if len(others) < self.min_competitors:
             return True
@@ -128,9 +148,14 @@ class FoldHalvingPruner(BasePruner):
 
 
 def rung_counts(trials: list[FrozenTrial], n_splits: int) -> dict[int, int]:
-    """Trials by the number of folds they finished (1..n_splits), for reports."""
+    """Search trials by the number of folds they finished (1..n_splits), for reports.
+
+    Seed siblings are left out: they are re-runs of selected members, not halving candidates.
+    """
     counts = dict.fromkeys(range(1, n_splits + 1), 0)
     for trial in trials:
+        if is_seed_sibling(trial):
+            continue
         done = len(trial.user_attrs.get("fold_scores") or [])
         if trial.state == TrialState.COMPLETE:
             done = n_splits

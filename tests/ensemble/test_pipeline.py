@@ -141,6 +141,4 @@ def test_pipeline_rejects_malformed_scores_and_options():
     with pytest.raises(DataError, match="groups"):
         run_pipeline(oofs, Y, fold_of, scores=scores, groups=["a"])
     with pytest.raises(ConfigError, match="level2"):
-        run_pipeline(
-            oofs, Y, fold_of, scores=scores, options=PipelineOptions(level2=("magic",))
-        )
+        run_pipeline(oofs, Y, fold_of, scores=scores, options=PipelineOptions(level2=("magic",)))

@@ -146,3 +146,39 @@ def test_search_without_ensemble(tmp_path):
     )
     assert outcome.ensemble is None
     assert stored_ensemble(outcome.study) is None
+
+
+def test_seed_averaged_members_go_through_the_same_honest_selection(tmp_path):
+    from automoa.search.ensembling import stored_combiner
+    from automoa.search.pruning import is_seed_sibling
+    from automoa.search.study import resolve_location
+
+    data = _dataset()
+    outcome = automoa.search(
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=4, ensemble=False
+    )
+    plain = automoa.api.ensemble(data, workdir=tmp_path)
+    report = automoa.api.ensemble(data, workdir=tmp_path, seeds=1)
+    study = automoa.open_study(workdir=tmp_path)
+    siblings = {t.user_attrs["seed_of"]: t.number for t in study.trials if is_seed_sibling(t)}
+    # One extra seed for every member of the plain ensemble that has one.
+    origins = [n for n in plain.members if n in {t.number for t in outcome.study.trials}]
+    assert set(siblings) == set(origins)
+    assert report.seed_gain is not None
+    if report.seed_gain >= 0:  # the seed-averaged candidates won the honest comparison
+        assert report.seed_groups
+        for group in report.seed_groups:
+            assert group[1:] == [siblings[group[0]]]
+            weights = [report.weights[report.members.index(n)] for n in group]
+            assert weights == pytest.approx([weights[0]] * len(group))
+    else:
+        assert not report.seed_groups and not set(report.members) & set(siblings.values())
+    assert report.honest_score <= plain.honest_score + 1e-12
+    combiner = stored_combiner(study, resolve_location("toy", tmp_path))
+    combined = combiner.combine(_member_oofs(tmp_path, study, report), data.known_negative)
+    assert mean_columnwise_log_loss(data.Y, combined) == pytest.approx(report.score, rel=1e-6)
+    # Asked again, the siblings are reused, not re-trained.
+    again = automoa.api.ensemble(data, workdir=tmp_path, seeds=1)
+    assert len(automoa.open_study(workdir=tmp_path).trials) == len(study.trials)
+    assert all("already trained" in note for note in again.seed_notes)
+    assert again.members == report.members

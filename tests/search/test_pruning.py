@@ -1,7 +1,13 @@
 import optuna
 import pytest
 
-from automoa.search.pruning import FoldHalvingPruner, MarginPercentilePruner, rung_counts
+from automoa.search.pruning import (
+    SEED_OF_ATTR,
+    FoldHalvingPruner,
+    MarginPercentilePruner,
+    is_seed_sibling,
+    rung_counts,
+)
 
 
 def _study_with_complete(values_per_trial, pruner):
@@ -50,9 +56,11 @@ def test_bad_arguments(kwargs):
         MarginPercentilePruner(**kwargs)
 
 
-def _reach(study, fold_values, state=optuna.trial.TrialState.PRUNED):
+def _reach(study, fold_values, state=optuna.trial.TrialState.PRUNED, seed_of=None):
     """A trial that reported ``fold_values`` and ended (pruned trials compete at rungs too)."""
     trial = study.ask()
+    if seed_of is not None:
+        trial.set_user_attr(SEED_OF_ATTR, seed_of)
     for step, value in enumerate(fold_values):
         trial.report(value, step)
     trial.set_user_attr("fold_scores", list(fold_values))
@@ -107,3 +115,51 @@ def test_halving_leaves_trials_whose_remaining_folds_are_cheap_for_the_budget():
 
     assert not prunes(0.2)  # 4 folds left x 0.2 s < 1% of 100 s: runs every fold
     assert prunes(0.3)  # 1.2 s >= 1 s: competes, and is the worst
+
+
+def _sibling_prunes(study, fold_values):
+    trial = study.ask()
+    trial.set_user_attr(SEED_OF_ATTR, 0)
+    for step, value in enumerate(fold_values):
+        trial.report(value, step)
+    decision = trial.should_prune()
+    study.tell(trial, fold_values[-1])
+    return decision
+
+
+def test_a_seed_sibling_is_never_pruned():
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    for value in (0.30, 0.40, 0.50, 0.60, 0.70):
+        _reach(study, [value], optuna.trial.TrialState.COMPLETE)
+    assert _prunes(study, [0.90])  # a search trial this bad is pruned at the rung
+    assert not _sibling_prunes(study, [0.90])  # a re-run of a selected member is not
+    assert not _sibling_prunes(study, [0.90, 5.0])  # nor by the margin rule between rungs
+    margin = MarginPercentilePruner(n_startup_trials=2)
+    assert not margin.prune(study, study.trials[-1])
+    assert is_seed_sibling(study.trials[-1]) and not is_seed_sibling(study.trials[0])
+
+
+def test_seed_siblings_do_not_compete_at_a_rung():
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    for value in (0.30, 0.40, 0.50, 0.60, 0.70):
+        _reach(study, [value])
+    # Two siblings of the best trial, better still: counted, they would push 0.35 to 4th of 8.
+    for value in (0.10, 0.20):
+        _reach(study, [value], optuna.trial.TrialState.COMPLETE, seed_of=0)
+    assert not _prunes(study, [0.35])  # second of the 6 search trials at the rung
+
+
+def test_seed_siblings_do_not_move_the_margin_percentile():
+    pruner = MarginPercentilePruner(percentile=75, margin=0.01, n_startup_trials=3)
+    study = _study_with_complete([[0.440], [0.442], [0.444]], pruner)
+    for _ in range(5):
+        _reach(study, [0.30], optuna.trial.TrialState.COMPLETE, seed_of=0)
+    # 75th percentile of the search trials is 0.443, +1% is 0.4474 (with the siblings: 0.4449).
+    assert not _prunes(study, [0.447])
+
+
+def test_rung_counts_leave_seed_siblings_out():
+    study = optuna.create_study()
+    _reach(study, [0.5] * 5, optuna.trial.TrialState.COMPLETE)
+    _reach(study, [0.5] * 5, optuna.trial.TrialState.COMPLETE, seed_of=0)
+    assert rung_counts(study.get_trials(), 5) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1}
