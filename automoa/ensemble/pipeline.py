@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,7 +91,7 @@ class PipelineOptions:
         n_neighbours: labels read by ``cross_label`` besides the label itself.
         clipping: try clipping bounds.
         seed: seed of bagging.
-        n_jobs: threads scoring candidates in greedy selection.
+        n_jobs: threads running the honest estimate's folds side by side.
     """
 
     max_iterations: int = 50
@@ -98,7 +99,7 @@ class PipelineOptions:
     per_group: int = 3
     pool_limit: int = 24
     init_best: int = 3
-    bagging_rounds: int = 8
+    bagging_rounds: int = 4
     constrained_members: int = 8
     level2: tuple[str, ...] = ("calibration", "cross_label", "stacking")
     n_neighbours: int = 5
@@ -233,7 +234,6 @@ def run_pipeline(
         bagging_rounds=options.bagging_rounds,
         constrained_members=options.constrained_members,
         seed=options.seed,
-        n_jobs=options.n_jobs,
     )
     chosen_name, chosen = "best_single", single
     for variant in variants:
@@ -245,7 +245,7 @@ def run_pipeline(
             stages.append(StageRecord(variant.name, "selection", None, False, note, 0.0, predicted))
             continue
         began = time.perf_counter()
-        honest = _honest_variant(variant, oofs, Yb, fold_of, folds, kn)
+        honest = _honest_variant(variant, oofs, Yb, fold_of, folds, kn, options.n_jobs)
         took = time.perf_counter() - began
         clock.observe(predicted, took)
         stages.append(
@@ -363,16 +363,24 @@ def _honest_variant(
     fold_of: np.ndarray,
     folds: tuple[int, ...],
     kn: np.ndarray,
+    n_jobs: int = 1,
 ) -> HonestResult:
-    """Each fold blended by the variant's selection on the other folds."""
+    """Each fold blended by the variant's selection on the other folds (folds in threads)."""
+
+    def one_fold(fold: int) -> Ensemble:
+        return variant.select(oofs, Yb, fold_of != fold, kn)
+
+    if n_jobs > 1:
+        # numpy releases the GIL in the chunked kernels: folds run side by side.
+        with ThreadPoolExecutor(min(n_jobs, len(folds))) as pool:
+            ensembles = list(pool.map(one_fold, folds))
+    else:
+        ensembles = [one_fold(fold) for fold in folds]
     assembled = np.empty(Yb.shape, dtype=np.float32)
-    ensembles, fold_scores = [], []
-    for fold in folds:
+    fold_scores = []
+    for fold, ens in zip(folds, ensembles, strict=True):
         in_fold = fold_of == fold
-        ens = variant.select(oofs, Yb, ~in_fold, kn)
-        blended = ens.blend(oofs, known_negative=kn)
-        assembled[in_fold] = blended[in_fold]
-        ensembles.append(ens)
+        assembled[in_fold] = ens.blend(oofs, known_negative=kn)[in_fold]
         fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], assembled[in_fold]))
     return HonestResult(
         score=mean_columnwise_log_loss(Yb, assembled),

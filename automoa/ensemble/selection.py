@@ -64,6 +64,8 @@ _SELECT_OPTIONS = frozenset(
 )
 #: Screening scores every candidate on one row chunk in this many (and on every positive).
 SCREEN_STRIDE = 8
+#: Greedy selection stops after this many steps without a new best score.
+PATIENCE = 10
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class Ensemble:
         members: candidate indices with nonzero weight, ascending.
         weights: weight of each member, summing to 1.
         score: the metric of the blend on the rows selection used (hill-climbing score).
-        trajectory: fast-evaluated score after each iteration (for bagged selection, the
-            element-wise mean of the rounds' trajectories).
+        trajectory: fast-evaluated score after each iteration, up to ``max_iterations`` or
+            until :data:`PATIENCE` iterations brought no new best (for bagged selection, the
+            element-wise mean of the rounds' trajectories, each padded with its last value).
     """
 
     members: tuple[int, ...]
@@ -372,7 +375,8 @@ def _select(
                 total = sum(counts.values())
                 for i, c in counts.items():
                     weight_sum[i] += c / total
-                trajectories += traj
+                # An early-stopped run stays at its last value for the remaining steps.
+                trajectories += np.pad(traj, (0, max_iterations - len(traj)), mode="edge")
             trajectory = list(trajectories / bagging_rounds)
             weight = {int(i): float(weight_sum[i]) for i in np.flatnonzero(weight_sum)}
     members = tuple(sorted(weight))
@@ -421,6 +425,12 @@ def _greedy(
             pool = np.sort(subset[np.argsort(screened, kind="stable")[:shortlist]])
         scores = state.score_all(oofs, pool, executor)
         add(_pick(scores, pool, counts), float(scores.min()))
+        # The kept ensemble is the trajectory's first minimum: once no step has improved on it
+        # for PATIENCE steps, later ones rarely do, and each costs a pass per candidate.
+        if len(trajectory) > init_best + PATIENCE and min(trajectory[-PATIENCE:]) >= min(
+            trajectory[:-PATIENCE]
+        ):
+            break
     # Keep the first minimum at or after the initial ensemble: the smallest best ensemble.
     start = max(init_best, 1) - 1
     best = start + int(np.argmin(trajectory[start:]))

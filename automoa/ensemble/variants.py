@@ -126,11 +126,10 @@ def standard_variants(
     per_group: int = 3,
     pool_limit: int = 24,
     init_best: int = 3,
-    bagging_rounds: int = 8,
+    bagging_rounds: int = 4,
     bagging_fraction: float = 0.5,
     constrained_members: int = 8,
     seed: int = 0,
-    n_jobs: int = 1,
 ) -> list[SelectionVariant]:
     """The variants the ensemble step compares, cheapest first.
 
@@ -145,7 +144,6 @@ def standard_variants(
         bagging_fraction: share of the pool in each bagging round.
         constrained_members: best pool candidates given to ``constrained``.
         seed: seed of the bagging subsets.
-        n_jobs: threads scoring candidates in greedy selection.
 
     Returns:
         The variants; those that would repeat another (e.g. a pool of one candidate) are left
@@ -156,7 +154,7 @@ def standard_variants(
         raise ConfigError("selection variants: no candidates")
     everyone = np.arange(m)
     pool = diverse_pool(groups, per_group, pool_limit)
-    greedy = {"max_iterations": max_iterations, "shortlist": shortlist, "n_jobs": n_jobs}
+    greedy = {"max_iterations": max_iterations, "shortlist": shortlist}
     variants = [
         SelectionVariant(
             "best_single",

@@ -40,6 +40,7 @@ from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.pruning import is_seed_sibling
 from automoa.search.seeds import seed_groups, train_seed_siblings
 from automoa.search.study import PRIOR_CONFIG, StudyLocation, read_meta_for
+from automoa.threads import worker_threads
 
 ENSEMBLE_ATTR = "automoa_ensemble"
 #: Budgets from which members get an extra seed by default (2 from four times this).
@@ -235,7 +236,12 @@ def build_ensemble(
         ]
         # A member's logits cannot be split over its seeds: per-member stacking is left out.
         kinds = tuple(s for s in level2 if not (averaged and s == "stacking"))
-        options = PipelineOptions(max_iterations=max_iterations, level2=kinds, clipping=clipping)
+        options = PipelineOptions(
+            max_iterations=max_iterations,
+            level2=kinds,
+            clipping=clipping,
+            n_jobs=worker_threads(),
+        )
         return run_pipeline(
             oofs,
             dataset.Y,
