@@ -288,19 +288,28 @@ def toy_study(tmp_path_factory):
 def test_every_level2_kind_exports_a_bundle_that_reproduces_the_submission(
     toy_study, kind, monkeypatch
 ):
+    from automoa.ensemble import pipeline
     from automoa.ensemble.level2 import Level2Stage
 
     root, data = toy_study
     honest = Level2Stage.honest
+    honest_variant = pipeline._honest_variant
 
     def winning(self, *args, **kwargs):
         # The stage's real nested estimate, made to win: its final fit is what is exported.
         nested = honest(self, *args, **kwargs)
-        return dataclasses.replace(nested, score=-1.0) if self.name == kind else nested
+        return dataclasses.replace(nested, score=-2.0) if self.name == kind else nested
+
+    def several_members(variant, *args, **kwargs):
+        # Greedy selection from the best 3 made to win, so that there are members to stack.
+        result = honest_variant(variant, *args, **kwargs)
+        return dataclasses.replace(result, score=-1.0) if variant.name == "greedy_init" else result
 
     monkeypatch.setattr(Level2Stage, "honest", winning)
+    monkeypatch.setattr(pipeline, "_honest_variant", several_members)
     ensemble = automoa.api.ensemble(data, workdir=root, clipping=False)
-    assert ensemble.method == kind
+    assert ensemble.method == kind and ensemble.selection == "greedy_init"
+    assert len(ensemble.members) >= 2
     automoa.api.export(root / f"model-{kind}", workdir=root, data=data)
     model = automoa.load(root / f"model-{kind}")
     assert model.manifest["combiner"]["method"] == kind
