@@ -121,8 +121,8 @@ class _Candidate:
     def oof(self, averaged: bool) -> np.ndarray:
         if not averaged or len(self.paths) == 1:
             return _load(self.paths[0])
-        total = np.zeros(_load(self.paths[0]).shape, dtype=np.float64)
-        for path in self.paths:
+        total = np.array(_load(self.paths[0]), dtype=np.float64)
+        for path in self.paths[1:]:
             total += _load(path)
         return (total / len(self.paths)).astype(np.float32)
 
