@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from automoa.bundle import load as load_bundle
 from automoa.bundle.export import DEFAULT_TOLERANCE, ExportProgress
 from automoa.data import Dataset, from_arrays, load
 from automoa.deadline import parse_duration
-from automoa.exceptions import ConfigError, StudyError, check_directory_path
+from automoa.exceptions import ConfigError, StudyError, check_directory_path, check_seed
+from automoa.folds import check_n_splits
 from automoa.report.study_report import ReportFiles, write_report
 from automoa.result import SearchResult
+from automoa.search.callbacks import StudyCallback, check_callbacks
 from automoa.search.controller import TrialEvent, best_value, run_search
 from automoa.search.ensembling import (
     EnsembleReport,
@@ -31,11 +33,13 @@ from automoa.search.ensembling import (
     submission_path,
     write_prior_submission,
 )
+from automoa.search.storage import check_storage_url
 from automoa.search.study import (
     DATA_ATTR,
     SearchRun,
     StudyLocation,
     StudyMeta,
+    check_study_name,
     load_existing,
     record_run,
     resolve_location,
@@ -43,8 +47,8 @@ from automoa.search.study import (
     study_names,
 )
 from automoa.search.workers import run_workers
-from automoa.spaces import load_space
-from automoa.threads import available_cores
+from automoa.spaces import is_shipped, load_space, without_missing_extras
+from automoa.threads import available_cores, check_workers
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -171,6 +175,8 @@ def search(
     known_negative: Any = None,
     X_test: Any = None,
     ensemble_seeds: int | None = None,
+    callbacks: Sequence[StudyCallback] | None = None,
+    oversubscribe: bool = False,
 ) -> SearchResult:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
@@ -211,6 +217,11 @@ def search(
         known_negative: with ``(X, Y)``: rows whose labels are all 0 by construction.
         X_test: with ``(X, Y)``: test features; the ensemble's predictions for them are
             written to ``WORKDIR/<study>/submission.csv``.
+        callbacks: Optuna callbacks, each called as ``callback(study, frozen_trial)`` after
+            every trial (with several workers, in this process as their trials finish), e.g.
+            optuna-integration's ``MLflowCallback`` or ``WeightsAndBiasesCallback``.
+        oversubscribe: allow more ``workers`` than this machine's cores (each worker then gets
+            one thread); refused otherwise, as is more workers than the free memory holds.
 
     Returns:
         The result: leaderboard, best trial, ensemble, out-of-fold predictions, export.
@@ -220,15 +231,17 @@ def search(
         DataError: invalid data.
         StudyError: the study exists with other data or another space.
     """
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     clock = time.perf_counter()
     budget_seconds = parse_duration(budget)
+    check_seed(seed)
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials: expected at least 1, got {max_trials}")
     dataset = as_dataset(
         data, groups=groups, aux_targets=aux_targets, known_negative=known_negative, X_test=X_test
     )
-    location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
+    name = study_name_for(dataset.name) if study is None else check_study_name(study)
+    location = resolve_location(name, workdir, storage, artifacts)
     extra_seeds = auto_seeds(budget_seconds) if ensemble_seeds is None else ensemble_seeds
     if isinstance(extra_seeds, bool) or not isinstance(extra_seeds, int) or extra_seeds < 0:
         raise ConfigError(f"--ensemble-seeds: expected an integer >= 0, got {ensemble_seeds!r}")
@@ -238,23 +251,30 @@ def search(
     )
     if ensemble and extra_seeds:
         reserve += SEED_RESERVE_FRACTION * budget_seconds
-    if workers < 1:
-        raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    check_workers(workers, oversubscribe)
+    trial_callbacks = check_callbacks(callbacks)
+    # Every option is checked before anything is created: a bad --space (or a family whose
+    # library is missing), --folds, --device or --storage leaves no directory behind.
+    loaded_space = without_missing_extras(load_space(space), explicit=not is_shipped(space))
+    check_n_splits(folds, dataset.n_rows)
+    resolved_device = resolve_device(device)
+    check_storage_url(location.storage)
     location.open_artifacts()  # a bad --artifacts fails before the study is touched
     options = {
         "budget_seconds": budget_seconds - reserve,
         "n_splits": folds,
         "seed": seed,
-        "device": resolve_device(device),
+        "device": resolved_device,
         "max_trials": max_trials,
         "on_start": on_start,
         "on_trial": on_trial,
         "keep_models": keep_models,
+        "callbacks": trial_callbacks,
     }
     if workers == 1:
-        outcome = run_search(dataset, location, load_space(space), **options)
+        outcome = run_search(dataset, location, loaded_space, **options)
     else:
-        outcome = run_workers(dataset, location, load_space(space), n_workers=workers, **options)
+        outcome = run_workers(dataset, location, loaded_space, n_workers=workers, **options)
     if dataset.load_spec is not None:
         # Where the data is, so that export can find it without --data.
         outcome.study.set_user_attr(DATA_ATTR, dataset.load_spec)
@@ -321,7 +341,8 @@ def ensemble(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 0:
         raise ConfigError(f"--seeds: expected an integer >= 0, got {seeds!r}")
     dataset = load_data(data)
-    location = resolve_location(study or study_name_for(dataset.name), workdir, storage, artifacts)
+    name = study_name_for(dataset.name) if study is None else check_study_name(study)
+    location = resolve_location(name, workdir, storage, artifacts)
     opened = open_study(location.study_name, workdir=workdir, storage=storage)
     return build_ensemble(
         opened,
@@ -353,7 +374,7 @@ def open_study(
             listed = ", ".join(names) or "none"
             raise StudyError(f"--study: name one of the studies in {url}: {listed}")
         study = names[0]
-    location: StudyLocation = resolve_location(study, workdir, storage)
+    location: StudyLocation = resolve_location(check_study_name(study), workdir, storage)
     return load_existing(location)
 
 
@@ -492,11 +513,14 @@ def predict(
     """
     out = Path(out)
     check_directory_path(out.parent, "--out")
+    if out.is_symlink():  # a link is refused, never replaced (nor followed)
+        raise ConfigError(f"--out {out}: is a symbolic link; expected a file to write")
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a directory; expected a file to write")
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: already exists; choose another file or pass --overwrite")
-    return load_bundle(model).predict_file(data, out)
+    # Checked early for a quick answer; the write itself is exclusive too (see predict_file).
+    return load_bundle(model).predict_file(data, out, overwrite=overwrite)
 
 
 #: ``automoa benchmark --quick``: small real datasets, one short budget, no installs.

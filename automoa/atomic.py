@@ -25,13 +25,21 @@ FILE_MODE = 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | Path, mode: str = "wb", *, exclusive: bool = False, **open_args: Any
+) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; on success it replaces ``path``, else it is removed.
 
     Args:
         path: the final file (its directory must exist).
         mode: ``"wb"`` or ``"w"``.
+        exclusive: never replace anything: the finished file is hard-linked to ``path``, which
+            fails with :class:`FileExistsError` if any file, directory or symbolic link (even a
+            dangling one) has that name by then, so a file created meanwhile is not lost.
         **open_args: passed to :func:`os.fdopen` (e.g. ``newline=""``).
+
+    Raises:
+        FileExistsError: ``exclusive`` and ``path`` exists.
     """
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -42,7 +50,11 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterat
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # EEXIST if the name is taken: nothing is replaced
+            Path(tmp).unlink()
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

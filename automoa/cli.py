@@ -20,9 +20,11 @@ try:  # typer >= 0.2x carries its own copy of click
 except ImportError:  # older typer: click itself
     from click import exceptions as click_exceptions
 
-from automoa import api
+from automoa import __version__
 from automoa.exceptions import AutomoaError
-from automoa.report.leaderboard import leaderboard, status
+
+# The API (torch, Optuna, scikit-learn) is imported inside the commands, so that --help and
+# --version answer at once.
 
 
 class OneLineErrors(TyperGroup):
@@ -44,20 +46,50 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+# rich_markup_mode=None: help texts are plain text, so "[default: ...]" and install hints with
+# "[xgboost]" show as written.
 app = typer.Typer(
     cls=OneLineErrors,
     help="AutoML for multi-label tabular classification under heavy label imbalance.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(cls=OneLineErrors, help="Check and generate data.", no_args_is_help=True)
+data_app = typer.Typer(
+    cls=OneLineErrors,
+    help="Check and generate data.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(data_app, name="data")
 
-out = Console(highlight=False, soft_wrap=True)
+# markup=False: whatever is printed (names from files, paths, error texts) is plain text, so a
+# file can neither forge console lines nor lose its square brackets.
+out = Console(highlight=False, soft_wrap=True, markup=False)
 if not out.is_terminal:
     out.width = max(out.width, 120)  # logs and pipes: room for a whole leaderboard row
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"automoa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """AutoML for multi-label tabular classification under heavy label imbalance."""
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
@@ -68,6 +100,8 @@ EXIT_PRIOR_ONLY = 3
 
 def _load_data(data, features, targets, test_features, id_col, group_col, data_name="--data"):
     """The dataset named by the file options shared by the commands that read data."""
+    from automoa import api
+
     return api.load_data(
         data,
         features=features,
@@ -190,8 +224,14 @@ def search_command(
     ] = False,
     workers: Annotated[
         int,
-        typer.Option("--workers", help="Worker processes sharing the study (cores split)."),
+        typer.Option(
+            "--workers", help="Worker processes sharing the study (cores split; at most the cores)."
+        ),
     ] = 1,
+    oversubscribe: Annotated[
+        bool,
+        typer.Option("--oversubscribe", help="Allow more --workers than cores, on purpose."),
+    ] = False,
     artifacts: ArtifactsOpt = None,
     ensemble_seeds: Annotated[
         int | None,
@@ -200,12 +240,23 @@ def search_command(
             help="Extra seeds per ensemble member (default: 1 from a 30m budget, 2 from 2h).",
         ),
     ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow",
+            help="Log every trial to this MLflow tracking URI (needs the mlflow extra).",
+        ),
+    ] = None,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
+    from automoa import api
     from automoa.deadline import parse_duration
     from automoa.report.console import SearchProgress, leaderboard_table
+    from automoa.report.leaderboard import status
+    from automoa.search.callbacks import mlflow_callback
 
     budget_seconds = parse_duration(budget)
+    callbacks = [] if mlflow is None else [mlflow_callback(mlflow)]
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     with SearchProgress(out, budget_seconds) as progress:
         result = api.search(
@@ -225,6 +276,8 @@ def search_command(
             workers=workers,
             artifacts=artifacts,
             ensemble_seeds=ensemble_seeds,
+            callbacks=callbacks,
+            oversubscribe=oversubscribe,
         )
     board = result.leaderboard()
     out.print(leaderboard_table(board, limit=10, title=f"study {result.study.study_name}: top 10"))
@@ -348,6 +401,8 @@ def ensemble_command(
     Selection variants, then level-2 stages and clipping, each kept only if it improves the
     honest (nested cross-validated) estimate; never worse than the best single trial.
     """
+    from automoa import api
+
     dataset = _load_data(data, features, targets, test_features, id_col, group_col)
     report = api.ensemble(
         dataset,
@@ -386,6 +441,8 @@ def export_command(
 ) -> None:
     """Export the study's ensemble as a self-contained, verified bundle directory."""
     from rich.progress import Progress
+
+    from automoa import api
 
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("exporting", total=None)
@@ -427,6 +484,8 @@ def predict_command(
     ] = False,
 ) -> None:
     """Predict every target for the rows of a features file with an exported bundle."""
+    from automoa import api
+
     frame = api.predict(model, data, out_file, overwrite=overwrite)
     out.print(f"{len(frame)} rows x {frame.shape[1] - 1} targets written to {out_file}")
 
@@ -441,17 +500,25 @@ def status_command(
     limit: Annotated[int, typer.Option("--limit", help="Rows of the leaderboard to show.")] = 20,
 ) -> None:
     """Print the leaderboard of a study (or, with --json, its full status)."""
+    from automoa import api
     from automoa.report.console import leaderboard_table
+    from automoa.report.leaderboard import leaderboard, status
 
     opened = api.open_study(study, workdir=workdir, storage=storage)
     summary = status(opened)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return
-    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(summary["states"].items()))
-    out.print(
-        f"study {summary['study']} on {summary['data']}: {summary['n_trials']} trials ({states})"
-    )
+    # Queued trials have not started: they are listed apart so that the counts add up.
+    run_states = {s: n for s, n in summary["states"].items() if s != "WAITING"}
+    states = ", ".join(f"{n} {s.lower()}" for s, n in sorted(run_states.items()))
+    line = f"study {summary['study']} on {summary['data']}: {summary['n_trials']} trials"
+    if states:
+        line += f" ({states})"
+    queued = summary["states"].get("WAITING", 0)
+    if queued:
+        line += f"; {queued} queued, not started"
+    out.print(line)
     out.print(leaderboard_table(leaderboard(opened), limit=limit))
     best = summary["best"]
     line = f"prior CV log loss {summary['prior_cv_log_loss']:.5f}"
@@ -482,6 +549,8 @@ def report_command(
     ] = False,
 ) -> None:
     """Write a self-contained HTML report of a study (and Markdown + PNG plots)."""
+    from automoa import api
+
     files = api.report(
         out_dir,
         study=study,
@@ -541,8 +610,9 @@ def make_moa_like_command(
 ) -> None:
     """Write a synthetic dataset in the Kaggle MoA layout with MoA's statistics."""
     from automoa.data.synthetic import MODES, make_moa_like
-    from automoa.exceptions import ConfigError
+    from automoa.exceptions import ConfigError, check_seed
 
+    check_seed(seed)
     if mode not in MODES:
         raise ConfigError(f"--mode: expected one of {', '.join(MODES)} (got {mode!r})")
     path = make_moa_like(out_dir, rows=rows, targets=targets, seed=seed, mode=mode)
@@ -614,6 +684,7 @@ def benchmark_command(
     ] = False,
 ) -> None:
     """Compare automoa with baselines and AutoML systems on held-out rows; write a report."""
+    from automoa import api
     from automoa.benchmark.report import write_benchmark_report
 
     def show(row: dict) -> None:

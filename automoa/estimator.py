@@ -132,7 +132,7 @@ class AutoMoAClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.poor_score = True  # tiny budgets in checks
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = False  # Y is (n_samples, n_labels)
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True  # missing values are imputed in every pipeline
         return tags
 
     def fit(

@@ -68,3 +68,18 @@ def check_directory_path(path: str | os.PathLike[str], option: str) -> None:
                 where = "is a file" if candidate == current else f"is under the file {candidate}"
                 raise ConfigError(f"{option} {path}: {where}; expected a directory")
             return
+
+
+#: Seeds are numpy/torch seeds: 0 <= seed < 2**32.
+MAX_SEED = 2**32
+
+
+def check_seed(seed: object, option: str = "--seed") -> int:
+    """The seed as an int, refused unless it is an integer in ``[0, 2**32)``.
+
+    Raises:
+        ConfigError: naming ``option``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise ConfigError(f"{option}: expected an integer from 0 to {MAX_SEED - 1}, got {seed!r}")
+    return seed

@@ -62,3 +62,46 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 def thread_limit(threads: int) -> contextlib.AbstractContextManager[None]:
     """automoa's fits, BLAS and OpenMP use ``threads`` threads inside the block."""
     return environment({name: str(threads) for name in (THREADS_ENV, *NATIVE_THREAD_VARIABLES)})
+
+
+#: Resident memory one worker process needs, at least (measured about 260 MB: Python, torch,
+#: Optuna, the data), for the check of ``--workers`` against free memory.
+WORKER_MEMORY_BYTES = 300 * 2**20
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available for new processes (``MemAvailable``), or ``None`` where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_workers(workers: object, oversubscribe: bool = False) -> int:
+    """``--workers``: at least 1, at most the cores (unless ``oversubscribe``), and never more
+    processes than the free memory holds.
+
+    Raises:
+        ConfigError: naming the limit that was crossed.
+    """
+    from automoa.exceptions import ConfigError
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"--workers: expected an integer of at least 1, got {workers!r}")
+    cores = available_cores()
+    if workers > cores and not oversubscribe:
+        raise ConfigError(
+            f"--workers {workers}: this machine gives automoa {cores} cores; expected at most "
+            f"{cores} (pass --oversubscribe to run more worker processes than cores)"
+        )
+    free = available_memory_bytes()
+    if free is not None and workers * WORKER_MEMORY_BYTES > free:
+        raise ConfigError(
+            f"--workers {workers}: each worker needs about {WORKER_MEMORY_BYTES >> 20} MB and "
+            f"{free >> 20} MB are free; expected at most {max(1, free // WORKER_MEMORY_BYTES)}"
+        )
+    return workers

@@ -137,11 +137,16 @@ def _prepare(case: dict[str, Any], tmp: Path, exported: dict[str, Path]) -> dict
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    """sha256 and mtime of every file under ``root``."""
+    """sha256 and mtime of every file under ``root``; directories by name (a failed command
+    must not leave even an empty directory behind)."""
     return {
-        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        str(p.relative_to(root)): (
+            (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            if p.is_file()
+            else ("directory", 0)
+        )
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() or p.is_dir()
     }
 
 

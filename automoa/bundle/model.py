@@ -19,6 +19,7 @@ from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import level2_from_arrays
 from automoa.exceptions import BundleError, ConfigError, DataError
 from automoa.metrics import mean_columnwise_log_loss
+from automoa.preprocessing.impute import chain_imputes
 from automoa.search.ensembling import write_predictions
 from automoa.search.objective import FoldModel
 
@@ -64,6 +65,12 @@ class ExportedModel:
         if not self._positional:
             self.feature_names_in_ = np.asarray(self.input_columns, dtype=object)
         self.classes_ = np.arange(len(self.target_names))
+        # Trained on data with missing values: every member's chain starts by imputing them.
+        self.accepts_missing = all(
+            chain_imputes([type(step).name for step in fold.chain.steps])
+            for fold_models in members
+            for fold in fold_models
+        )
 
     def __repr__(self) -> str:
         return (
@@ -91,7 +98,7 @@ class ExportedModel:
             ids = data[self.id_column].astype(str).to_numpy()
         else:
             ids = data.index.astype(str).to_numpy()
-        X = v.numeric_matrix(frame, source, ids, "feature")
+        X = v.numeric_matrix(frame, source, ids, "feature", allow_missing=self.accepts_missing)
         return X, known_negative if self._zero_known_negative else None
 
     def _any_features(self, X: Any, source: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,7 +117,8 @@ class ExportedModel:
                 f"{self.n_features_in_} features as input"
             )
         ids = np.arange(len(frame)).astype(str)
-        return v.numeric_matrix(frame, source, ids, "feature"), None
+        missing_ok = self.accepts_missing
+        return v.numeric_matrix(frame, source, ids, "feature", allow_missing=missing_ok), None
 
     def predict_array(self, X: np.ndarray, known_negative: np.ndarray | None = None) -> np.ndarray:
         """Predictions for already encoded features (``feature_names`` order), float32 (n, L)."""
@@ -167,18 +175,40 @@ class ExportedModel:
         proba = self.predict_proba(data, source=source)
         return pd.DataFrame(proba, index=data.index, columns=list(self.target_names))
 
-    def predict_file(self, data: str | Path, out: str | Path) -> pd.DataFrame:
+    def predict_file(
+        self, data: str | Path, out: str | Path, *, overwrite: bool = False
+    ) -> pd.DataFrame:
         """Predict the rows of a features file and write ids + targets to ``out`` (CSV).
+
+        Args:
+            data: the features file.
+            out: the CSV to create.
+            overwrite: replace a regular file already at ``out`` (a symbolic link there is
+                refused either way); without it, ``out`` is created exclusively, so a file that
+                appears there meanwhile is never lost.
 
         Returns:
             The written frame.
+
+        Raises:
+            ConfigError: ``out`` exists (without ``overwrite``) or is a symbolic link.
         """
         path = Path(data)
         if path.is_dir():
             raise ConfigError(f"--data {path}: is a directory; expected a features file")
-        frame, id_name, ids = read_table(path, self.id_column)
+        frame, id_name, ids = read_table(path, self.id_column, "the model's id column")
         proba = self.predict_frame(frame, source=path.name)
-        write_predictions(out, id_name, ids, self.target_names, proba.to_numpy())
+        out = Path(out)
+        if out.is_symlink():
+            raise ConfigError(f"--out {out}: is a symbolic link; expected a file to write")
+        try:
+            write_predictions(
+                out, id_name, ids, self.target_names, proba.to_numpy(), exclusive=not overwrite
+            )
+        except FileExistsError:
+            raise ConfigError(
+                f"--out {out}: already exists; choose another file or pass --overwrite"
+            ) from None
         proba.insert(0, id_name, ids)
         return proba
 

@@ -12,7 +12,8 @@ class Dataset:
     """Training data (and optional test features) for one multi-label problem.
 
     Attributes:
-        X: float32 features, shape (n, d); categoricals already encoded.
+        X: float32 features, shape (n, d); categoricals already encoded; NaN marks a
+            missing value (never infinity).
         Y: uint8 scored targets, shape (n, L), values 0/1.
         feature_names: d column names.
         target_names: L scored target names, in training order.
@@ -84,6 +85,13 @@ class Dataset:
     def n_labels(self) -> int:
         """Number of scored targets."""
         return int(self.Y.shape[1])
+
+    @property
+    def has_missing(self) -> bool:
+        """Whether the training or test features hold NaN (imputed in every pipeline)."""
+        if np.isnan(self.X).any():
+            return True
+        return self.X_test is not None and bool(np.isnan(self.X_test).any())
 
     @property
     def trainable_mask(self) -> np.ndarray:

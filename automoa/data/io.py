@@ -143,12 +143,16 @@ def _unreadable(path: Path, exc: BaseException) -> Exception:
     )
 
 
-def read_table(path: Path, id_col: str | None = None) -> tuple[pd.DataFrame, str, np.ndarray]:
+def read_table(
+    path: Path, id_col: str | None = None, id_source: str = "--id-col"
+) -> tuple[pd.DataFrame, str, np.ndarray]:
     """Read one table and validate its header, rows and id column.
 
     Args:
         path: a ``.csv``, ``.csv.gz`` or ``.parquet`` file.
         id_col: id column name; default the first column named ``id`` or ``sig_id``.
+        id_source: where ``id_col`` came from, for error messages (an option, or e.g. "the
+            model's id column" when a bundle names it).
 
     Returns:
         (the table without its id column, the id column name, the ids as a str array).
@@ -159,7 +163,7 @@ def read_table(path: Path, id_col: str | None = None) -> tuple[pd.DataFrame, str
     _check_file(path)
     columns = _read_columns(path)
     v.check_unique_columns(columns, path.name)
-    id_name = v.find_id_column(columns, path.name, id_col)
+    id_name = v.find_id_column(columns, path.name, id_col, id_source)
     try:
         if path.name.endswith(".parquet"):
             df = pd.read_parquet(path)

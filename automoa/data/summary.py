@@ -61,6 +61,8 @@ class DataSummary:
     group_size_max: int | None
     aux_targets: int
     fingerprint: str
+    missing_values: int = 0
+    columns_with_missing: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (lists instead of tuples, ``{name: count}`` mappings)."""
@@ -102,6 +104,13 @@ class DataSummary:
         else:
             lines.append("groups: none")
         lines.append(f"auxiliary targets: {self.aux_targets}")
+        if self.missing_values:
+            lines.append(
+                f"missing values: {self.missing_values} in {self.columns_with_missing} feature "
+                "columns (imputed in every pipeline: training-fold medians plus indicators)"
+            )
+        else:
+            lines.append("missing values: none")
         return lines
 
 
@@ -127,6 +136,9 @@ def describe(dataset: Dataset) -> DataSummary:
         group_stats = (sizes.size, int(sizes.min()), float(np.median(sizes)), int(sizes.max()))
     prefixes = Counter(feature_prefix(f) for f in dataset.feature_names)
     cells = dataset.Y.size
+    missing = np.isnan(dataset.X).sum(axis=0)
+    if dataset.X_test is not None:
+        missing = missing + np.isnan(dataset.X_test).sum(axis=0)
     return DataSummary(
         name=dataset.name,
         rows=dataset.n_rows,
@@ -150,4 +162,6 @@ def describe(dataset: Dataset) -> DataSummary:
         group_size_max=group_stats[3],
         aux_targets=0 if dataset.Y_aux is None else int(dataset.Y_aux.shape[1]),
         fingerprint=dataset.fingerprint,
+        missing_values=int(missing.sum()),
+        columns_with_missing=int(np.count_nonzero(missing)),
     )

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from automoa.data.synthetic_nonlinear import LatentModel, drug_sizes
-from automoa.exceptions import ConfigError, check_directory_path
+from automoa.exceptions import ConfigError, check_directory_path, check_seed
 
 # Figures of the real data (MOA.md): 23,814 rows, 1,866 controls, 16,844 positives in 206
 # targets, 3,982 test rows, largest drug 718 rows, 8 drugs with more than 18 rows.
@@ -382,6 +382,7 @@ def make_moa_like(
         )
     if targets > 0.85 * (rows - round(CONTROL_FRACTION * rows)):
         raise ConfigError(f"make_moa_like: {targets} targets need more than {rows} rows")
+    check_seed(seed, "make_moa_like: seed")
     check_directory_path(out_dir, "make_moa_like: out_dir")
     existing = sorted(p.name for p in Path(out_dir).glob("*") if p.name in LAYOUT_FILES)
     if existing:

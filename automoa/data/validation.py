@@ -67,8 +67,13 @@ def check_unique_columns(columns: Sequence[str], file: str) -> None:
         )
 
 
-def find_id_column(columns: Sequence[str], file: str, id_col: str | None = None) -> str:
+def find_id_column(
+    columns: Sequence[str], file: str, id_col: str | None = None, id_source: str = "--id-col"
+) -> str:
     """Name of the id column: ``id_col`` if given, else the first column in :data:`ID_COLUMNS`.
+
+    ``id_source`` says where ``id_col`` came from (the option, or a model's id column), so that
+    the error names only what the user can change.
 
     Raises:
         DataError: if the requested or any recognised id column is absent.
@@ -76,7 +81,7 @@ def find_id_column(columns: Sequence[str], file: str, id_col: str | None = None)
     if id_col is not None:
         if id_col not in columns:
             raise data_error(
-                f"{file}: id column {id_col!r} (--id-col) not found; "
+                f"{file}: id column {id_col!r} ({id_source}) not found; "
                 f"columns start with {fmt_examples(columns, 5)}"
             )
         return id_col
@@ -162,17 +167,21 @@ def _non_numeric_example(series: pd.Series, ids: np.ndarray) -> str:
     return f"row id {fmt_value(ids[pos])} has {fmt_value(series.iloc[pos])}"
 
 
-def numeric_matrix(df: pd.DataFrame, file: str, ids: np.ndarray, what: str) -> np.ndarray:
-    """The columns of ``df`` as a finite float32 matrix.
+def numeric_matrix(
+    df: pd.DataFrame, file: str, ids: np.ndarray, what: str, *, allow_missing: bool = True
+) -> np.ndarray:
+    """The columns of ``df`` as a float32 matrix: finite numbers, NaN for missing values.
 
     Args:
         df: the feature columns only (no id).
         file: file name for messages.
         ids: row ids, for messages.
         what: 'feature' or similar, for messages.
+        allow_missing: accept NaN (empty cells); infinity is refused either way.
 
     Raises:
-        DataError: on zero columns, a non-numeric column, or NaN/infinite values.
+        DataError: on zero columns, a non-numeric column, infinite values, or NaN when
+            ``allow_missing`` is false.
     """
     if df.shape[1] == 0:
         raise data_error(f"{file}: no {what} columns besides the id; expected at least one")
@@ -184,10 +193,11 @@ def numeric_matrix(df: pd.DataFrame, file: str, ids: np.ndarray, what: str) -> n
             f"({_non_numeric_example(df[col], ids)}); expected numbers (encode categoricals "
             "before loading)"
         )
-    X = np.ascontiguousarray(df.to_numpy(dtype=np.float32))  # row-major: models slice rows
-    finite = np.isfinite(X)
+    with np.errstate(over="ignore"):  # beyond float32 range becomes inf: refused below
+        X = np.ascontiguousarray(df.to_numpy(dtype=np.float32))  # row-major: models slice rows
+    finite = np.isfinite(X) | np.isnan(X) if allow_missing else np.isfinite(X)
     if not finite.all():
-        nan_count = np.isnan(X).sum(axis=0)
+        nan_count = (np.isnan(X) & ~finite).sum(axis=0)
         bad_count = (~finite).sum(axis=0)
         cols = np.flatnonzero(bad_count)
         kinds = "NaN" if nan_count.sum() == bad_count.sum() else "NaN or infinite"
@@ -197,9 +207,14 @@ def numeric_matrix(df: pd.DataFrame, file: str, ids: np.ndarray, what: str) -> n
             f"{df.columns[c]!r}: {count(int(bad_count[c]), 'row')}" for c in cols[:3]
         )
         more = ", ..." if cols.size > 3 else ""
+        expected = (
+            "expected finite numbers or empty cells for missing values"
+            if allow_missing
+            else "expected finite numbers (this model was trained without missing values)"
+        )
         raise data_error(
             f"{file}: {kinds} values in {count(cols.size, f'{what} column')} ({detail}{more}); "
-            "expected finite numbers (impute missing values before loading)"
+            f"{expected}"
         )
     return X
 

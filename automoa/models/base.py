@@ -6,6 +6,7 @@ A family is constructed from its sampled parameters, fitted on one training fold
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -63,14 +64,33 @@ class ModelFamily(ABC):
         name: registry name, as written in search spaces.
         uses_loss: whether the family trains with a selectable loss (torch families).
         fitted_class: the :class:`FittedModel` subclass it produces.
+        requires: ``(module, how to install it)`` for a family that needs an optional library,
+            checked before a study starts (:meth:`missing_requirement`).
     """
 
     name: ClassVar[str]
     uses_loss: ClassVar[bool] = False
     fitted_class: ClassVar[type[FittedModel]]
+    requires: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+
+    @classmethod
+    def missing_requirement(cls) -> str | None:
+        """What to install for this family, or ``None`` when its library can be imported.
+
+        The library is looked up, not imported (``importlib.util.find_spec``), so the check
+        is cheap enough to run for every family of a space.
+        """
+        if cls.requires is None:
+            return None
+        module, install = cls.requires
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or half-removed installation
+            found = False
+        return None if found else f"the {module} package is missing: {install}"
 
     @classmethod
     def bind(cls, params: Mapping[str, ParamSpec], n_aux_labels: int) -> Mapping[str, ParamSpec]:

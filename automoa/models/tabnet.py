@@ -25,12 +25,15 @@ from automoa.models.torch_family import FittedTorchModel, TorchFamily, construct
 MASK_TYPES = ("sparsemax", "entmax")
 
 
+INSTALL = "pip install pytorch-tabnet"
+
+
 def _tab_network():
     try:
         from pytorch_tabnet import tab_network
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "model family 'tabnet' needs the pytorch-tabnet package: pip install pytorch-tabnet"
+            f"model family 'tabnet' needs the pytorch-tabnet package: {INSTALL}"
         ) from None
     return tab_network
 
@@ -105,6 +108,7 @@ class TabNetFamily(TorchFamily):
     """
 
     name = "tabnet"
+    requires = ("pytorch_tabnet", INSTALL)
     fitted_class = FittedTabNet
 
     def __init__(

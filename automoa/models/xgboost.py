@@ -27,14 +27,14 @@ from automoa.threads import worker_threads
 MULTI_STRATEGIES = ("one_output_per_tree", "multi_output_tree")
 
 
+INSTALL = "pip install 'automoa[xgboost]' (or 'automoa[xgboost-cpu]' on machines without a GPU)"
+
+
 def _xgboost():
     try:
         import xgboost
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigError(
-            "model family 'xgboost' needs the xgboost package: pip install 'automoa[xgboost]' "
-            "(or 'automoa[xgboost-cpu]' on machines without a GPU)"
-        ) from None
+        raise ConfigError(f"model family 'xgboost' needs the xgboost package: {INSTALL}") from None
     return xgboost
 
 
@@ -101,6 +101,7 @@ class XGBoostFamily(ModelFamily):
     """
 
     name = "xgboost"
+    requires = ("xgboost", INSTALL)
     fitted_class = FittedXGBoost
 
     def __init__(

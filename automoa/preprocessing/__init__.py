@@ -2,6 +2,7 @@
 
 # Importing the step modules registers them.
 from automoa.preprocessing import (  # noqa: F401
+    impute,
     mlsmote,
     onehot,
     oversample,

@@ -1,16 +1,23 @@
-"""Cache of fitted chain prefixes, shared by trials: in memory (LRU) and on disk (joblib).
+"""Cache of fitted chain prefixes, shared by trials: in memory (LRU) and on disk (arrays).
 
 An entry holds what a chain prefix produced on one fold: the transformed training, validation
 and test rows and the fitted steps' states. Keys hash the data fingerprint, the fold's rows,
 the seed and the prefix's step configurations, so a hit is always the same computation.
 
+On disk an entry is data only: an ``.npz`` file of plain arrays read with
+``allow_pickle=False``, its layout and the steps' JSON states in one array of UTF-8 bytes. A
+work directory is something people copy, share and resume, so nothing in it is ever unpickled:
+a planted or corrupt file (a pickle under an ``.npz`` name, an object array, a wrong shape) is
+a miss, never code that runs. Files of the earlier pickle format (``.joblib``) are not read.
+
 Disk entries are written to a temporary file and renamed into place, so two workers sharing the
-directory never read a half-written entry; an unreadable entry is a miss. Both tiers are bounded
-(least recently used entries go first in memory, oldest files on disk).
+directory never read a half-written entry. Both tiers are bounded (least recently used entries
+go first in memory, oldest files on disk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,8 +26,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-import joblib
 import numpy as np
 
 from automoa.preprocessing.base import StepState
@@ -28,6 +35,10 @@ from automoa.spaces.config import StepConfig
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB
 DEFAULT_DISK_BYTES = 4 << 30  # 4 GiB
+ENTRY_FORMAT = "automoa-cache-entry"
+ENTRY_VERSION = 1
+_SPEC_KEY = "spec"
+_SUFFIX = ".npz"
 
 
 @dataclass
@@ -122,7 +133,7 @@ class StepCache:
         self.stats = CacheStats()
 
     def _path(self, key: str) -> Path:
-        return self.directory / f"{key}.joblib"  # type: ignore[operator]
+        return self.directory / f"{key}{_SUFFIX}"  # type: ignore[operator]
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry for ``key``, or ``None``."""
@@ -133,13 +144,11 @@ class StepCache:
         if self.directory is None:
             return None
         path = self._path(key)
-        try:
-            entry = joblib.load(path)
-        except Exception:  # missing, being evicted by another worker, or unreadable: a miss
+        entry = read_entry(path)
+        if entry is None:  # missing, being evicted by another worker, or not ours: a miss
             return None
-        if not isinstance(entry, CacheEntry):
-            return None
-        os.utime(path)  # recently used: evicted last
+        with contextlib.suppress(OSError):  # evicted meanwhile: nothing to touch
+            os.utime(path)  # recently used: evicted last
         self._remember(key, entry)
         return entry
 
@@ -152,7 +161,8 @@ class StepCache:
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
         os.close(fd)
         try:
-            joblib.dump(entry, tmp)
+            with open(tmp, "wb") as out:
+                write_entry(out, entry)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -172,7 +182,7 @@ class StepCache:
 
     def _evict_disk(self) -> None:
         files = []
-        for path in self.directory.glob("*.joblib"):  # type: ignore[union-attr]
+        for path in self.directory.glob(f"*{_SUFFIX}"):  # type: ignore[union-attr]
             try:
                 stat = path.stat()
             except FileNotFoundError:  # removed by another worker
@@ -184,3 +194,72 @@ class StepCache:
                 break
             path.unlink(missing_ok=True)
             total -= size
+
+
+def write_entry(out: BinaryIO, entry: CacheEntry) -> None:
+    """Write ``entry`` as an ``.npz`` of plain arrays plus a JSON spec (no pickle).
+
+    Raises:
+        ValueError: a state array numpy could only store by pickling (never cached).
+    """
+    arrays: dict[str, np.ndarray] = {
+        "X_train": entry.X_train,
+        "Y_train": entry.Y_train,
+        "X_valid": entry.X_valid,
+    }
+    if entry.X_test is not None:
+        arrays["X_test"] = entry.X_test
+    states = []
+    for i, state in enumerate(entry.states):
+        names = {}
+        for name, value in state.arrays.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise ValueError(f"step {state.name!r}: state array {name!r} holds objects")
+            names[name] = f"s{i}_{len(names)}"
+            arrays[names[name]] = array
+        states.append(
+            {"name": state.name, "params": state.params, "meta": state.meta, "arrays": names}
+        )
+    spec = {
+        "format": ENTRY_FORMAT,
+        "version": ENTRY_VERSION,
+        "feature_names": list(entry.feature_names),
+        "states": states,
+    }
+    arrays[_SPEC_KEY] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
+    np.savez(out, allow_pickle=False, **arrays)
+
+
+def read_entry(path: Path) -> CacheEntry | None:
+    """The entry stored at ``path``, or ``None`` when it is missing or not a valid entry.
+
+    Read with ``allow_pickle=False``: nothing in the file can run. A file that does not parse,
+    or whose arrays do not fit together, is ``None`` (a cache miss), never an error.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            spec = json.loads(bytes(npz[_SPEC_KEY]).decode())
+            if spec.get("format") != ENTRY_FORMAT or spec.get("version") != ENTRY_VERSION:
+                return None
+            X_train, Y_train, X_valid = npz["X_train"], npz["Y_train"], npz["X_valid"]
+            X_test = npz["X_test"] if "X_test" in npz.files else None
+            states = [
+                StepState(
+                    name=str(state["name"]),
+                    params=dict(state["params"]),
+                    meta=dict(state["meta"]),
+                    arrays={name: npz[key] for name, key in state["arrays"].items()},
+                )
+                for state in spec["states"]
+            ]
+            feature_names = tuple(str(name) for name in spec["feature_names"])
+    except Exception:  # not a zip, a pickle, truncated, a missing key, bad JSON: a miss
+        return None
+    width = len(feature_names)
+    matrices = [X_train, X_valid] + ([] if X_test is None else [X_test])
+    if any(m.ndim != 2 or m.shape[1] != width or m.dtype.hasobject for m in matrices):
+        return None
+    if Y_train.ndim != 2 or Y_train.shape[0] != X_train.shape[0] or Y_train.dtype.hasobject:
+        return None
+    return CacheEntry(X_train, Y_train, X_valid, X_test, feature_names, states)

@@ -74,12 +74,14 @@ class SearchProgress:
         self.progress.stop()
 
     def on_start(self, meta: StudyMeta, n_existing: int) -> None:
-        """Announce the study."""
-        resumed = f"resuming with {n_existing} trials" if n_existing else "new study"
+        """Announce the study (``n_existing``: trials started before this run)."""
+        plural = "" if n_existing == 1 else "s"
+        resumed = f"resuming after {n_existing} trial{plural}" if n_existing else "new study"
         self.console.print(
-            f"study on [bold]{meta.data_name}[/] ({meta.n_rows} rows, {len(meta.target_names)} "
+            f"study on {meta.data_name} ({meta.n_rows} rows, {len(meta.target_names)} "
             f"labels, {meta.n_splits} folds, space {meta.space_name}): {resumed}; "
-            f"prior CV log loss {meta.prior_cv_log_loss:.5f}"
+            f"prior CV log loss {meta.prior_cv_log_loss:.5f}",
+            markup=False,
         )
 
     def on_trial(self, event: TrialEvent) -> None:

@@ -19,9 +19,10 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,14 @@ from automoa.search.study import (
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
+HISTORY_PNG, IMPORTANCES_PNG, LABEL_LOSS_PNG, TIME_PNG = (
+    "history.png",
+    "importances.png",
+    "label_loss.png",
+    "time.png",
+)
+#: The figures a report may write next to its pages.
+PLOT_NAMES = (HISTORY_PNG, IMPORTANCES_PNG, LABEL_LOSS_PNG, TIME_PNG)
 LEADERBOARD_ROWS = 20
 WORST_LABELS = 20
 _FINISHED = {
@@ -204,7 +213,7 @@ def _history(
         [t.value for t in complete],
         [family_of(t) for t in complete],
         meta.prior_cv_log_loss,
-        out / "history.png",
+        out / HISTORY_PNG,
         subtitle=left_out,
     )
     figure = Figure(plots["history"], caption, "CV log loss of each trial against wall time")
@@ -331,7 +340,7 @@ def _importances(trials: Sequence[FrozenTrial], out: Path, plots: dict[str, Path
         rows.append((family, str(counts[family]), result))
     blocks: list[Any] = []
     if importances:
-        plots["importances"] = figures.plot_importances(importances, out / "importances.png")
+        plots["importances"] = figures.plot_importances(importances, out / IMPORTANCES_PNG)
         blocks.append(
             Figure(
                 plots["importances"],
@@ -389,7 +398,7 @@ def _labels(
         losses.positives.tolist(),
         losses.losses.tolist(),
         losses.names,
-        out / "label_loss.png",
+        out / LABEL_LOSS_PNG,
         source=losses.source,
     )
     caption = (
@@ -443,7 +452,7 @@ def _time(trials: Sequence[FrozenTrial], out: Path, plots: dict[str, Path]) -> S
     running = sum(t.state == TrialState.RUNNING for t in trials)
     if not seconds:
         return Section("Time spent", "time", (Paragraph("No finished trial yet.", note=True),))
-    plots["time"] = figures.plot_time(seconds, out / "time.png")
+    plots["time"] = figures.plot_time(seconds, out / TIME_PNG)
     grand = sum(sum(s.values()) for s in seconds.values())
     states = list(_FINISHED.values())
     rows = []
@@ -495,7 +504,7 @@ def _iso(value: Any) -> str:
     except ValueError:
         return str(value)
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
+        when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
@@ -546,8 +555,19 @@ def _budget(study: optuna.Study) -> Section:
 def _prepare_out(out: str | Path, overwrite: bool) -> Path:
     out = Path(out)
     check_directory_path(out, "--out")
-    if (out / HTML_NAME).exists() and not overwrite:
-        raise ConfigError(f"--out {out}: already holds a report; choose another directory")
+    names = (HTML_NAME, MARKDOWN_NAME, *PLOT_NAMES)
+    # lexists: a symbolic link (even a dangling one) under a name the report writes counts.
+    taken = [name for name in names if os.path.lexists(out / name)]
+    links = [name for name in taken if (out / name).is_symlink()]
+    if links:
+        raise ConfigError(
+            f"--out {out}: {links[0]} is a symbolic link; a report never replaces one"
+        )
+    if taken and not overwrite:
+        raise ConfigError(
+            f"--out {out}: already holds {', '.join(taken)}; choose another directory or pass "
+            "--overwrite"
+        )
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -580,7 +600,8 @@ def write_report(
         The files written.
 
     Raises:
-        ConfigError: ``out`` already holds a report (and not ``overwrite``), or is a file.
+        ConfigError: ``out`` already holds a file the report writes (and not ``overwrite``),
+            a symbolic link under such a name, or is a file.
         StudyError: not an automoa study, or ``dataset`` is not the data it was created on.
     """
     meta = read_meta(study) if dataset is None else read_meta_for(study, dataset)

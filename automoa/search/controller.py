@@ -6,7 +6,7 @@ import contextlib
 import platform
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from automoa.search.artifacts import (
     save_array,
     save_fold_models_artifact,
 )
+from automoa.search.callbacks import StudyCallback, run_callbacks
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
@@ -378,7 +379,9 @@ def prepare_study(
     # Data-dependent bounds (e.g. PCA components) are fixed before the study sees the space.
     n_train_rows = int(dataset.trainable_mask.sum()) * (n_splits - 1) // n_splits
     n_aux_labels = 0 if dataset.Y_aux is None else int((dataset.Y_aux.sum(axis=0) > 0).sum())
-    space = bind_data(space, dataset.feature_names, n_train_rows, n_aux_labels)
+    space = bind_data(
+        space, dataset.feature_names, n_train_rows, n_aux_labels, has_missing=dataset.has_missing
+    )
     study, meta, created = open_study(
         location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
     )
@@ -400,6 +403,7 @@ def run_search(
     keep_models: bool = False,
     total_trials: int | None = None,
     worker: int = 0,
+    callbacks: Sequence[StudyCallback] = (),
 ) -> SearchOutcome:
     """Search pipelines for ``dataset`` until the budget or the trial count is spent.
 
@@ -419,8 +423,11 @@ def run_search(
         seed: the study seed (folds, sampler, model seeds).
         device: ``cpu`` or ``cuda`` for families that can use it.
         max_trials: stop after this many new trials.
-        on_start: called once with the study facts and its number of existing trials.
+        on_start: called once with the study facts and the number of trials started before
+            this run (queued, never-started trials not counted).
         on_trial: called after every trial.
+        callbacks: Optuna-style callbacks, each called as ``callback(study, frozen_trial)``
+            after every trial this process ran (e.g. optuna-integration's ``MLflowCallback``).
         keep_models: save every complete trial's fitted fold models as an artifact (export
             then ships them instead of re-training; costs disk space).
         total_trials: stop once the study holds this many started trials (all workers
@@ -439,7 +446,7 @@ def run_search(
     study.sampler = make_sampler(seed + WORKER_SEED_STRIDE * worker, n_existing)
     study.pruner = make_pruner(budget_seconds, int(meta.folds.max()) + 1)
     if on_start is not None:
-        on_start(meta, n_existing)
+        on_start(meta, started_trials(study))  # queued first trials are not "existing" ones
 
     cache = StepCache(location.cache_dir)
     objective = Objective(
@@ -497,6 +504,8 @@ def run_search(
                     best,
                 )
             )
+        if callbacks:
+            run_callbacks(callbacks, study, trial_by_number(study, trial.number))
         if stopped_by == "interrupted":
             break
         # A trial too slow for the time left does not end the search (it was stopped before
@@ -573,6 +582,11 @@ def run_trial(
         complete = state == optuna.trial.TrialState.COMPLETE
         study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
     return TrialRun(trial.number, state, value, reason, seconds, interrupted)
+
+
+def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """The stored (frozen) trial ``number`` of ``study``."""
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
 
 
 def started_trials(study: optuna.Study) -> int:

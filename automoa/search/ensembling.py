@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from automoa.models.registry import get_family
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.pruning import is_seed_sibling
 from automoa.search.seeds import seed_groups, train_seed_siblings
-from automoa.search.study import PRIOR_CONFIG, StudyLocation, read_meta_for
+from automoa.search.study import PRIOR_CONFIG, StudyLocation, check_study_name, read_meta_for
 from automoa.threads import worker_threads
 
 ENSEMBLE_ATTR = "automoa_ensemble"
@@ -127,8 +129,32 @@ class _Candidate:
         return (total / len(self.paths)).astype(np.float32)
 
 
-def _candidates(study: optuna.Study, artifacts: StudyArtifacts) -> list[_Candidate]:
-    """The best complete search trials whose OOF artifact is present, with their siblings."""
+def _readable(path: Path, shape: tuple[int, int], trial: int) -> bool:
+    """Whether ``path`` holds a float (n, L) array; if not, say so once and leave it out.
+
+    The check reads the ``.npy`` header only (memory-mapped, ``allow_pickle=False``): a file
+    replaced by anything else (a pickle, a truncated write) is never unpickled or run.
+    """
+    try:
+        array = _load(path)
+        ok = array.shape == shape and array.dtype.kind == "f"
+        reason = f"shape {array.shape} {array.dtype}, expected {shape} floats"
+    except (OSError, ValueError, EOFError) as exc:
+        ok, reason = False, str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+    if not ok:
+        warnings.warn(
+            f"trial {trial}: artifact {path.name} is not usable ({reason}); left out",
+            UserWarning,
+            stacklevel=2,
+        )
+    return ok
+
+
+def _candidates(
+    study: optuna.Study, artifacts: StudyArtifacts, shape: tuple[int, int]
+) -> list[_Candidate]:
+    """The best complete search trials whose OOF artifact is present and readable, with their
+    siblings."""
     trials = study.get_trials(deepcopy=False)
     by_number = {t.number: t for t in trials}
     groups = seed_groups(trials)
@@ -143,13 +169,13 @@ def _candidates(study: optuna.Study, artifacts: StudyArtifacts) -> list[_Candida
     for trial in sorted(complete, key=lambda t: (t.value, t.number)):
         # Best first, so an object store downloads only what is used.
         path = artifacts.local_path(trial.user_attrs["oof_artifact"])
-        if path is None:
+        if path is None or not _readable(path, shape, trial.number):
             continue
         paths, numbers = [path], [trial.number]
         for number in groups.get(trial.number, [trial.number])[1:]:
             artifact = by_number[number].user_attrs.get("oof_artifact")
             sibling = artifacts.local_path(artifact) if artifact else None
-            if sibling is not None:
+            if sibling is not None and _readable(sibling, shape, number):
                 paths.append(sibling)
                 numbers.append(number)
         usable.append(_Candidate(trial, tuple(paths), tuple(numbers)))
@@ -218,7 +244,7 @@ def build_ensemble(
     deadline = Deadline(seconds)
     meta = read_meta_for(study, dataset)
     artifacts = location.open_artifacts()
-    candidates = _candidates(study, artifacts)
+    candidates = _candidates(study, artifacts, dataset.Y.shape)
     if not candidates:
         raise StudyError(f"study {study.study_name!r} has no complete trial to ensemble yet")
     kn = dataset.known_negative
@@ -271,7 +297,7 @@ def build_ensemble(
         )
         seed_notes.extend(trained.notes)
         if trained.trained:
-            candidates = _candidates(study, artifacts)
+            candidates = _candidates(study, artifacts, dataset.Y.shape)
             groups = [candidate_group(c.trial) for c in candidates]
     seed_gain = None
     averaged = False
@@ -312,7 +338,12 @@ def build_ensemble(
     if submission_path is not None and dataset.X_test is not None:
         tests = [t.user_attrs.get("test_artifact") for t in members]
         paths = [artifacts.local_path(a) if a else None for a in tests]
-        if all(p is not None for p in paths):
+        test_shape = (dataset.X_test.shape[0], dataset.n_labels)
+        # Unreadable test predictions (not an array of that shape): no submission, said once.
+        if all(
+            p is not None and _readable(p, test_shape, t.number)
+            for p, t in zip(paths, members, strict=True)
+        ):
             preds = [_load(p) for p in paths]
             blend = combiner.combine(preds, dataset.test_known_negative)
             write_submission(submission_path, dataset, blend)
@@ -371,15 +402,26 @@ def stored_combiner(study: optuna.Study, location: StudyLocation) -> Combiner:
                 f"study {study.study_name!r}: stacker artifact {report.stacker_artifact} is "
                 f"missing from {artifacts.spec}"
             )
-        with np.load(path, allow_pickle=False) as arrays:
-            stacker = level2_from_arrays({k: arrays[k] for k in arrays.files})
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                stacker = level2_from_arrays({k: arrays[k] for k in arrays.files})
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise StudyError(
+                f"study {study.study_name!r}: stacker artifact {report.stacker_artifact} is "
+                f"unreadable ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
+            ) from None
     clip = None if report.clip is None else Clip.from_dict(report.clip)
     return Combiner(tuple(report.weights), stacker, clip)
 
 
 def submission_path(location: StudyLocation) -> Path:
-    """Where a study's test predictions go: ``WORKDIR/<study>/submission.csv``."""
-    return Path(location.cache_dir).parent / location.study_name / "submission.csv"
+    """Where a study's test predictions go: ``WORKDIR/<study>/submission.csv``.
+
+    Raises:
+        ConfigError: a study name that could reach outside the work directory.
+    """
+    name = check_study_name(location.study_name, "study name")
+    return Path(location.cache_dir).parent / name / "submission.csv"
 
 
 def write_submission(path: str | Path, dataset: Dataset, proba: np.ndarray) -> None:
@@ -413,13 +455,19 @@ def write_predictions(
     ids: np.ndarray,
     target_names: tuple[str, ...],
     proba: np.ndarray,
+    *,
+    exclusive: bool = False,
 ) -> None:
-    """Write ids + target columns as CSV, atomically (write to a temporary file, then rename)."""
+    """Write ids + target columns as CSV, atomically (write to a temporary file, then rename).
+
+    With ``exclusive``, a file that exists by the time the CSV is complete is never replaced
+    (:class:`FileExistsError`).
+    """
     path = Path(path)
     frame = pd.DataFrame(proba, columns=list(target_names))
     frame.insert(0, id_name, ids)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "w", newline="") as out:
+    with atomic_write(path, "w", exclusive=exclusive, newline="") as out:
         frame.to_csv(out, index=False, float_format="%.8g")
 
 

@@ -89,25 +89,24 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``; a SQLite or journal file's directory is created if needed.
+def _journal_path(url: str) -> Path:
+    return Path("/" + url.removeprefix(JOURNAL_PREFIX).lstrip("/"))
+
+
+def check_storage_url(url: str) -> None:
+    """What can be checked of a storage URL without creating or connecting to anything: a
+    supported scheme, its driver installed, a SQLite or journal file not under a file.
 
     Raises:
-        StudyError: an unsupported URL, a database driver that is not installed, or a storage
-            that cannot be reached.
+        StudyError: an unsupported URL or a missing database driver.
+        ConfigError: a file path whose directory cannot be made (a file is in the way).
     """
     if url.startswith(SQLITE_PREFIX):
         check_directory_path(Path(url.removeprefix(SQLITE_PREFIX)).parent, "--storage")
-        Path(url.removeprefix(SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
-        # A generous lock timeout: the status command may read while searches write.
-        return _rdb(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        return
     if url.startswith(JOURNAL_PREFIX):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        path = Path("/" + url.removeprefix(JOURNAL_PREFIX).lstrip("/"))
-        check_directory_path(path.parent, "--storage")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        check_directory_path(_journal_path(url).parent, "--storage")
+        return
     scheme = url.partition("://")[0]
     if scheme.startswith("postgresql"):
         try:
@@ -122,6 +121,26 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
             f"--storage {_redact(url)}: unsupported storage URL; expected sqlite:///PATH, "
             "postgresql://USER@HOST:PORT/DB or journal:///PATH"
         )
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``; a SQLite or journal file's directory is created if needed.
+
+    Raises:
+        StudyError: an unsupported URL, a database driver that is not installed, or a storage
+            that cannot be reached.
+    """
+    check_storage_url(url)
+    if url.startswith(SQLITE_PREFIX):
+        Path(url.removeprefix(SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+        # A generous lock timeout: the status command may read while searches write.
+        return _rdb(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if url.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = _journal_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
     try:
         return _rdb(url, engine_kwargs={"pool_pre_ping": True})
     except StudyError:
@@ -135,7 +154,7 @@ def storage_exists(url: str) -> bool:
     if url.startswith(SQLITE_PREFIX):
         return Path(url.removeprefix(SQLITE_PREFIX)).exists()
     if url.startswith(JOURNAL_PREFIX):
-        return Path("/" + url.removeprefix(JOURNAL_PREFIX).lstrip("/")).exists()
+        return _journal_path(url).exists()
     return True
 
 

@@ -19,7 +19,7 @@ import optuna
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
-from automoa.exceptions import StudyError, check_directory_path
+from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.folds import make_folds
 from automoa.metrics import METRIC_CONVENTION
 from automoa.search.artifact_store import StudyArtifacts, object_store_scheme
@@ -89,9 +89,28 @@ def search_runs(study: optuna.Study) -> list[SearchRun]:
     return sorted(runs, key=lambda run: run.started)
 
 
+#: What a study name may be: it names files under the work directory, never a path.
+STUDY_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+
+
+def check_study_name(name: str, option: str = "--study") -> str:
+    """Refuse a study name that is not 1-64 letters, digits, ``.``, ``_`` or ``-`` (not
+    starting with ``.`` or ``-``): such a name could reach outside the work directory.
+
+    Raises:
+        ConfigError: naming ``option``.
+    """
+    if not isinstance(name, str) or not STUDY_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"{option}: expected 1-64 letters, digits, '.', '_' or '-', not starting with "
+            f"'.' or '-' (got {name!r})"
+        )
+    return name
+
+
 def study_name_for(data_name: str) -> str:
     """A default study name derived from the data's name (letters, digits, ``-``, ``_``)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", data_name).strip("-") or "automoa"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", data_name).strip("-")[:64] or "automoa"
 
 
 def resolve_location(

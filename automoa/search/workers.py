@@ -10,8 +10,10 @@ deadline; a common trial count is shared through the study itself.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -19,6 +21,7 @@ import optuna
 from automoa.data.dataset import Dataset
 from automoa.exceptions import AutomoaError, StudyError
 from automoa.preprocessing.cache import CacheStats
+from automoa.search.callbacks import StudyCallback, run_callbacks
 from automoa.search.controller import (
     SearchOutcome,
     TrialEvent,
@@ -75,9 +78,12 @@ def _event(trial: optuna.trial.FrozenTrial, best: float | None) -> TrialEvent:
 
 
 def _report(
-    study: optuna.Study, seen: set[int], on_trial: Callable[[TrialEvent], None] | None
+    study: optuna.Study,
+    seen: set[int],
+    on_trial: Callable[[TrialEvent], None] | None,
+    callbacks: Sequence[StudyCallback] = (),
 ) -> int:
-    """Report trials finished since the last look; returns how many."""
+    """Report trials finished since the last look (and call the callbacks); returns how many."""
     trials = study.get_trials(deepcopy=False)  # one query per look
     new = sorted(
         (t for t in trials if t.state.is_finished() and t.number not in seen),
@@ -92,6 +98,7 @@ def _report(
             best = trial.value
         if on_trial is not None:
             on_trial(_event(trial, best))
+        run_callbacks(callbacks, study, trial)
     return len(new)
 
 
@@ -109,6 +116,7 @@ def run_workers(
     keep_models: bool = False,
     on_start: Callable[[StudyMeta, int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    callbacks: Sequence[StudyCallback] = (),
 ) -> SearchOutcome:
     """Search with ``n_workers`` processes on one study until the budget or trial count is spent.
 
@@ -123,8 +131,11 @@ def run_workers(
         device: passed to the families.
         max_trials: new trials for all workers together.
         keep_models: keep every complete trial's fold models.
-        on_start: called once with the study facts and its number of existing trials.
+        on_start: called once with the study facts and the number of trials started before
+            this run.
         on_trial: called for every trial that finishes, in the parent.
+        callbacks: Optuna-style ``callback(study, frozen_trial)`` for every trial that
+            finishes, in the parent (they need not be picklable).
 
     Returns:
         The outcome (``trials_run`` counts every worker's trials).
@@ -135,10 +146,9 @@ def run_workers(
     started = time.perf_counter()
     deadline_epoch = time.time() + budget_seconds
     study, meta, created, _ = prepare_study(dataset, location, space, n_splits, seed)
-    n_existing = len(study.get_trials(deepcopy=False))
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     if on_start is not None:
-        on_start(meta, n_existing)
+        on_start(meta, started_trials(study))  # queued first trials are not "existing" ones
     total = None if max_trials is None else started_trials(study) + max_trials
     options = {
         "n_splits": n_splits,
@@ -160,15 +170,23 @@ def run_workers(
             process.start()
             processes.append(process)
     trials_run, interrupted = 0, False
+    failure = None
     try:
         while any(p.is_alive() for p in processes):
             time.sleep(POLL_SECONDS)
-            trials_run += _report(study, seen, on_trial)
+            trials_run += _report(study, seen, on_trial, callbacks)
     except KeyboardInterrupt:
         interrupted = True  # the workers got the same signal and finish their trial's record
+    except StudyError as exc:  # a callback failed: stop the workers as Ctrl-C would
+        failure = exc
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGINT)
     for process in processes:
         process.join()
-    trials_run += _report(study, seen, on_trial)
+    if failure is not None:
+        raise failure
+    trials_run += _report(study, seen, on_trial, callbacks)
     messages = []
     while not errors.empty():
         messages.append(errors.get())

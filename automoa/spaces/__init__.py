@@ -3,7 +3,8 @@
 from automoa.spaces.binding import bind_data
 from automoa.spaces.config import PipelineConfig, StepConfig
 from automoa.spaces.diff import space_changes, space_diff
-from automoa.spaces.loader import load_space, shipped_spaces
+from automoa.spaces.extras import missing_families, without_missing_extras
+from automoa.spaces.loader import is_shipped, load_space, shipped_spaces
 from automoa.spaces.sampler import config_from_params, default_params, sample, start_params
 from automoa.spaces.schema import (
     CategoricalParam,
@@ -35,11 +36,14 @@ __all__ = [
     "bind_data",
     "config_from_params",
     "default_params",
+    "is_shipped",
     "load_space",
+    "missing_families",
     "parse_space",
     "sample",
     "shipped_spaces",
     "space_changes",
     "space_diff",
     "start_params",
+    "without_missing_extras",
 ]

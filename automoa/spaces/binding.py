@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from automoa.spaces.schema import SearchSpace
+from automoa.exceptions import SearchSpaceError
+from automoa.spaces.schema import SearchSpace, StepSpec
 from automoa.spaces.validation import check_params
+
+#: The step that makes missing values finite (:mod:`automoa.preprocessing.impute`).
+IMPUTE = "impute"
 
 
 def bind_data(
@@ -14,6 +18,7 @@ def bind_data(
     feature_names: Sequence[str],
     n_train_rows: int,
     n_aux_labels: int = 0,
+    has_missing: bool = False,
 ) -> SearchSpace:
     """Adapt every preprocessing step's and model family's parameter specs to the data.
 
@@ -31,6 +36,9 @@ def bind_data(
         feature_names: the feature columns, in order.
         n_train_rows: the number of training rows.
         n_aux_labels: auxiliary target columns with at least one positive.
+        has_missing: the features hold NaN: every pipeline then starts with the ``impute``
+            step (median and missing indicators, fitted on the training fold), unless the
+            space's first step already is one.
 
     Returns:
         A new space (same ``source``) with the bound specs.
@@ -44,8 +52,17 @@ def bind_data(
 
     features = tuple(feature_names)
     label = space.source or space.name
+    given = space.steps
+    imputes = [i for i, step in enumerate(given) if step.name == IMPUTE]
+    if has_missing and not imputes:
+        given = (StepSpec(name=IMPUTE, optional=False), *given)
+    elif has_missing and (imputes[0] != 0 or given[0].optional):
+        raise SearchSpaceError(
+            f"{label}: preprocessing[{imputes[0]}]: the data has missing values, so step "
+            f"{IMPUTE!r} must come first and not be optional (or leave it out: it is then added)"
+        )
     steps = []
-    for i, step in enumerate(space.steps):
+    for i, step in enumerate(given):
         cls = get_step(step.name)
         bound = cls.bind(step.params, features, n_train_rows)
         note = (

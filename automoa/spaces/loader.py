@@ -81,17 +81,25 @@ def _not_found(given: str, why: str) -> SearchSpaceError:
     )
 
 
+def _looks_like_path(name_or_path: str | Path) -> bool:
+    given = str(name_or_path)
+    return (
+        isinstance(name_or_path, Path) or "/" in given or "\\" in given or given.endswith(_SUFFIXES)
+    )
+
+
+def is_shipped(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a shipped space (as :func:`load_space` resolves it)."""
+    return not _looks_like_path(name_or_path) and str(name_or_path) in shipped_spaces()
+
+
 def _resolve(name_or_path: str | Path) -> tuple[Path | Traversable, str]:
     """The file to read and the label used in messages."""
     given = str(name_or_path)
-    looks_like_path = (
-        isinstance(name_or_path, Path) or "/" in given or "\\" in given or given.endswith(_SUFFIXES)
-    )
-    if not looks_like_path:
-        if given in shipped_spaces():
-            return files(_PACKAGE).joinpath(f"{given}.yaml"), f"{given}.yaml"
-        if not Path(given).is_file():
-            raise _not_found(given, "unknown search space")
+    if is_shipped(name_or_path):
+        return files(_PACKAGE).joinpath(f"{given}.yaml"), f"{given}.yaml"
+    if not _looks_like_path(name_or_path) and not Path(given).is_file():
+        raise _not_found(given, "unknown search space")
     path = Path(name_or_path)
     if not path.exists():
         raise _not_found(given, "file not found")

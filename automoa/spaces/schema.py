@@ -1,6 +1,6 @@
 """Search-space schema: the YAML format and the frozen objects it is parsed into.
 
-A search space is a YAML file (shipped ones live in ``search_spaces/``, packaged as
+A search space is a YAML file (shipped ones live in ``automoa/search_spaces/``, packaged as
 ``automoa.search_spaces``). It is validated by :func:`automoa.spaces.validation.parse_space`
 into the frozen :class:`SearchSpace` defined here, and sampled by
 :func:`automoa.spaces.sampler.sample` into a :class:`~automoa.spaces.config.PipelineConfig`.

@@ -269,6 +269,40 @@ def test_export_and_predict_commands(tmp_path):
         "--overwrite",
     )
     assert forced.exit_code == 0, forced.output
+    # A symbolic link at --out, even a dangling one, is refused and left as it is.
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")
+    for extra in ([], ["--overwrite"]):
+        linked = invoke(
+            "predict", "--model", tmp_path / "model", "--data", test_file, "--out", link, *extra
+        )
+        assert linked.exit_code == 2 and "is a symbolic link" in linked.output, linked.output
+        assert link.is_symlink() and not (tmp_path / "nowhere.csv").exists()
+    # A file that appears at --out while the predictions are computed is not lost.
+    import automoa.bundle.model as bundle_model
+
+    real_write = bundle_model.write_predictions
+
+    def racing_write(path, *args, **kwargs):
+        Path(path).write_text("theirs")
+        real_write(path, *args, **kwargs)
+
+    bundle_model.write_predictions = racing_write
+    try:
+        raced = invoke(
+            "predict",
+            "--model",
+            tmp_path / "model",
+            "--data",
+            test_file,
+            "--out",
+            tmp_path / "r.csv",
+        )
+    finally:
+        bundle_model.write_predictions = real_write
+    assert raced.exit_code == 2 and "already exists" in raced.output
+    assert (tmp_path / "r.csv").read_text() == "theirs"
+    assert not list(tmp_path.glob(".r.csv.*"))
     missing = invoke(
         "predict", "--model", tmp_path / "nope", "--data", test_file, "--out", tmp_path / "q.csv"
     )

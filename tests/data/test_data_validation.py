@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automoa.data import load
+from automoa.data import describe, load
 from automoa.exceptions import DataError
 
 
@@ -189,11 +189,6 @@ def non_numeric_feature(env: Env) -> dict:
     return env.moa_dir()
 
 
-def nan_in_features(env: Env) -> dict:
-    env.moa["train_features"].loc[[4, 5], "c-0"] = np.nan
-    return env.moa_dir()
-
-
 def inf_in_features(env: Env) -> dict:
     env.generic["features"].loc[1, "f3"] = np.inf
     return env.generic_dir()
@@ -344,7 +339,6 @@ CASES: list[tuple[Case, str]] = [
     (duplicate_test_ids, r"test_features\.csv: column 'sig_id' has 1 duplicated id.*'te_0'"),
     (non_numeric_feature, r"train_features\.csv: 1 non-numeric feature column, first 'g-1' "
      r"\(row id 'id_002' has 'abc'\)"),
-    (nan_in_features, r"train_features\.csv: NaN values in 1 feature column \('c-0': 2 rows\)"),
     (inf_in_features, r"features\.csv: infinite .*values in 1 feature column \('f3': 1 row\)"),
     (zero_feature_columns, r"features\.csv: no feature columns besides the id"),
     (non_numeric_test_feature, r"features_test\.csv: 1 non-numeric feature column, first 'f2' "
@@ -432,3 +426,11 @@ def test_bad_input_through_cli_exits_2_with_one_error_line(
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     if case is not targets_missing_for_features:  # the CLI asks for --targets before load()
         assert re.search(message, lines[0]), lines[0]
+
+
+def test_missing_feature_values_are_accepted_and_counted(tmp_path, moa_tables, write):
+    moa_tables["train_features"].loc[[4, 5], "c-0"] = np.nan
+    dataset = load(write(tmp_path / "moa", moa_tables))
+    assert dataset.has_missing and int(np.isnan(dataset.X).sum()) == 2
+    lines = describe(dataset).to_lines()
+    assert "missing values: 2 in 1 feature columns" in lines[-1]

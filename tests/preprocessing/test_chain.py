@@ -1,8 +1,11 @@
+import pickle
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from automoa.preprocessing import Step, StepCache, fold_key, prepare_fold, register
-from automoa.preprocessing.cache import CacheEntry
+from automoa.preprocessing.cache import CacheEntry, read_entry
 from automoa.spaces.config import StepConfig
 from automoa.testing import tiny_table
 
@@ -71,7 +74,7 @@ def test_a_second_worker_reads_entries_from_disk(fold, tmp_path):
 
 def test_unreadable_entry_is_a_miss(fold, tmp_path):
     _prepare(fold, [QUANTILE], cache=StepCache(tmp_path))
-    for path in tmp_path.glob("*.joblib"):
+    for path in tmp_path.glob("*.npz"):
         path.write_bytes(b"truncated")
     fresh = StepCache(tmp_path)
     result = _prepare(fold, [QUANTILE], cache=fresh)
@@ -85,14 +88,14 @@ def test_memory_and_disk_are_bounded(tmp_path):
         np.zeros((100, 1), np.uint8),
         np.zeros((10, 100), np.float32),
         None,
-        ("a",),
+        tuple(f"f{i}" for i in range(100)),
         [],
     )
     cache = StepCache(tmp_path, max_memory_bytes=3 * entry.nbytes, max_disk_bytes=5 * entry.nbytes)
     for i in range(8):
         cache.put(f"key{i}", entry)
     assert len(cache._memory) == 3 and list(cache._memory) == ["key5", "key6", "key7"]
-    on_disk = sorted(p.stem for p in tmp_path.glob("*.joblib"))
+    on_disk = sorted(p.stem for p in tmp_path.glob("*.npz"))
     assert len(on_disk) <= 5 and "key7" in on_disk and "key0" not in on_disk
 
 
@@ -139,3 +142,52 @@ def test_resampler_grows_training_rows_only_and_is_left_out_of_the_chain(fold):
     assert result.Y_train.shape[0] == X_train.shape[0] + 1
     assert result.X_valid.shape == X_valid.shape and result.X_test.shape == X_test.shape
     assert [s.name for s in result.chain.steps] == ["quantile"]
+
+
+class _Planted:
+    """A pickle that creates a file when it is unpickled: the attack a cache must not run."""
+
+    def __init__(self, sentinel: Path) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        return (Path.touch, (self.sentinel,))
+
+
+def test_a_pickle_planted_in_the_cache_is_never_run(fold, tmp_path):
+    cache_dir = tmp_path / "cache"
+    _prepare(fold, [QUANTILE], cache=StepCache(cache_dir))
+    entries = list(cache_dir.glob("*.npz"))
+    assert entries
+    sentinel = tmp_path / "ran"
+    planted = pickle.dumps(_Planted(sentinel))
+    for path in entries:
+        path.write_bytes(planted)
+        # A pickle under the earlier format's name, too: automoa no longer reads it.
+        path.with_suffix(".joblib").write_bytes(planted)
+    fresh = StepCache(cache_dir)
+    result = _prepare(fold, [QUANTILE], cache=fresh)
+    assert not sentinel.exists()
+    assert fresh.stats.misses == {"quantile": 1}  # recomputed, and written back as data
+    np.testing.assert_array_equal(result.X_train, _prepare(fold, [QUANTILE]).X_train)
+    assert read_entry(entries[0]) is not None
+
+
+def test_an_entry_with_an_object_array_or_wrong_shapes_is_a_miss(fold, tmp_path):
+    cache = StepCache(tmp_path)
+    _prepare(fold, [QUANTILE], cache=cache)
+    path = next(tmp_path.glob("*.npz"))
+    entry = read_entry(path)
+    assert entry is not None and entry.states[0].name == "quantile"
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    np.savez(
+        path.with_suffix(".tmp.npz"),
+        allow_pickle=True,
+        **{**arrays, "X_valid": np.array([object()])},
+    )
+    path.with_suffix(".tmp.npz").replace(path)
+    assert read_entry(path) is None
+    np.savez(path.with_suffix(".tmp.npz"), **{**arrays, "X_valid": arrays["X_valid"][:, :1]})
+    path.with_suffix(".tmp.npz").replace(path)
+    assert read_entry(path) is None

@@ -15,6 +15,7 @@ PARAMS = {
     "standardize": [{}],
     "mlsmote": [{"k": 3}],
     "oversample": [{"min_positives": 10}],
+    "impute": [{}, {"indicators": False}],
 }
 SHIPPED = [name for name in step_names() if not name.startswith("test_")]
 CASES = [(name, params) for name in SHIPPED for params in PARAMS.get(name, [{}])]

@@ -357,23 +357,40 @@ def test_out_holding_a_report_is_refused_unless_overwrite(built, tmp_path):
     out.mkdir()
     (out / "report.html").write_text("old report")
     (out / "notes.txt").write_text("mine")
+    message = (
+        f"--out {out}: already holds report.html; choose another directory or pass --overwrite"
+    )
     with pytest.raises(ConfigError) as caught:
         api.report(out, study="main", workdir=built.workdir)
-    assert str(caught.value) == f"--out {out}: already holds a report; choose another directory"
+    assert str(caught.value) == message
     assert (out / "report.html").read_text() == "old report"
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]
     result = runner.invoke(
         app, ["report", "--study", "main", "--workdir", str(built.workdir), "--out", str(out)]
     )
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
-        f"error: --out {out}: already holds a report; choose another directory"
-    ]
+    assert result.output.strip().splitlines() == [f"error: {message}"]
     assert (out / "report.html").read_text() == "old report"
     files = api.report(out, study="main", workdir=built.workdir, overwrite=True)
     assert files.html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert (out / "notes.txt").read_text() == "mine"
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_out_holding_any_file_the_report_writes_is_refused(built, tmp_path):
+    for name in ("report.md", "history.png", "time.png"):
+        out = tmp_path / name.replace(".", "_")
+        out.mkdir()
+        (out / name).write_text("mine")
+        with pytest.raises(ConfigError, match=f"already holds {re.escape(name)}"):
+            api.report(out, study="main", workdir=built.workdir)
+        assert [p.name for p in out.iterdir()] == [name] and (out / name).read_text() == "mine"
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "report.md").symlink_to(tmp_path / "elsewhere.md")  # dangling
+    with pytest.raises(ConfigError, match=r"report\.md is a symbolic link"):
+        api.report(linked, study="main", workdir=built.workdir, overwrite=True)
+    assert (linked / "report.md").is_symlink() and not (tmp_path / "elsewhere.md").exists()
 
 
 def test_write_report_refuses_a_file_in_the_way(built, tmp_path):

@@ -158,6 +158,7 @@ def test_four_workers_share_one_postgresql_study(tmp_path, postgres_url):
 
 def test_workers_option_splits_the_cores_and_shares_the_trial_count(tmp_path):
     data = _write_data(tmp_path / "data")
+    seen = []  # Optuna callbacks run in this (parent) process, once per finished trial
     outcome = automoa.search(
         data,
         budget="3m",
@@ -166,6 +167,7 @@ def test_workers_option_splits_the_cores_and_shares_the_trial_count(tmp_path):
         workers=2,
         max_trials=8,
         study="shared",
+        callbacks=[lambda study, trial: seen.append((study.study_name, trial.number))],
     )
     assert outcome.stopped_by == "trials"
     assert outcome.trials_run >= 8
@@ -173,6 +175,9 @@ def test_workers_option_splits_the_cores_and_shares_the_trial_count(tmp_path):
         f"sqlite:///{tmp_path / 'w' / 'automoa.db'}", tmp_path / "w" / "artifacts", n_min=8
     )
     assert outcome.ensemble is not None and len(study.trials) >= 8
+    finished = sorted(t.number for t in study.trials if t.state.is_finished())
+    assert sorted(number for _, number in seen) == finished
+    assert {name for name, _ in seen} == {"shared"}
 
 
 # A worker whose artifact writes stop just before the rename that would publish the file (the
@@ -298,6 +303,7 @@ def test_every_worker_stops_within_the_budget(tmp_path, n_workers):
         "60s",
         "--workers",
         str(n_workers),
+        "--oversubscribe",  # 3 workers on a 2-core CI machine, on purpose
     ]
     started = time.monotonic()
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=200)
