@@ -248,34 +248,25 @@ def test_export_and_predict_commands(tmp_path):
     assert exported.exit_code == 0, exported.output
     assert "parity max |diff|" in exported.output and "bundle written to" in exported.output
     test_file = next(bundled_path("yeast").glob("features_test*"))
-    predicted = invoke(
-        "predict", "--model", tmp_path / "model", "--data", test_file, "--out", tmp_path / "p.csv"
-    )
+
+    def predict(out, *extra):
+        return invoke(
+            "predict", "--model", tmp_path / "model", "--data", test_file, "--out", out, *extra
+        )
+
+    predicted = predict(tmp_path / "p.csv")
     assert predicted.exit_code == 0, predicted.output
     submission = (tmp_path / "yeast" / "submission.csv").read_text()
     assert (tmp_path / "p.csv").read_text().splitlines()[0] == submission.splitlines()[0]
-    again = invoke(
-        "predict", "--model", tmp_path / "model", "--data", test_file, "--out", tmp_path / "p.csv"
-    )
+    again = predict(tmp_path / "p.csv")
     assert again.exit_code == 2 and "--overwrite" in again.output
-    forced = invoke(
-        "predict",
-        "--model",
-        tmp_path / "model",
-        "--data",
-        test_file,
-        "--out",
-        tmp_path / "p.csv",
-        "--overwrite",
-    )
+    forced = predict(tmp_path / "p.csv", "--overwrite")
     assert forced.exit_code == 0, forced.output
     # A symbolic link at --out, even a dangling one, is refused and left as it is.
     link = tmp_path / "link.csv"
     link.symlink_to(tmp_path / "nowhere.csv")
     for extra in ([], ["--overwrite"]):
-        linked = invoke(
-            "predict", "--model", tmp_path / "model", "--data", test_file, "--out", link, *extra
-        )
+        linked = predict(link, *extra)
         assert linked.exit_code == 2 and "is a symbolic link" in linked.output, linked.output
         assert link.is_symlink() and not (tmp_path / "nowhere.csv").exists()
     # A file that appears at --out while the predictions are computed is not lost.
@@ -289,15 +280,7 @@ def test_export_and_predict_commands(tmp_path):
 
     bundle_model.write_predictions = racing_write
     try:
-        raced = invoke(
-            "predict",
-            "--model",
-            tmp_path / "model",
-            "--data",
-            test_file,
-            "--out",
-            tmp_path / "r.csv",
-        )
+        raced = predict(tmp_path / "r.csv")
     finally:
         bundle_model.write_predictions = real_write
     assert raced.exit_code == 2 and "already exists" in raced.output
