@@ -46,7 +46,22 @@ from automoa.spaces import (
 #: cheapest first trial fits the time left (before that, a cheaper proposal may still fit).
 _MAX_BUDGET_PRUNES = 3
 #: Consecutive trials stopped for lack of time after which the search ends regardless.
-_MAX_BUDGET_SKIPS = 50
+_MAX_BUDGET_SKIPS = 200
+#: Share of the budget one trial's cross-validation may be predicted to take, once the study
+#: has a result: at 60 minutes on 24k rows a single xgboost trial took 41% of the budget and
+#: left too little for the sampler, so the longer search scored worse than the 15-minute one.
+MAX_TRIAL_SHARE = 0.2
+#: The cap never falls below this, so that a short budget can still afford one network.
+MIN_TRIAL_CAP_SECONDS = 180.0
+
+
+def trial_cap_seconds(budget_seconds: float) -> float:
+    """The most seconds one search trial's folds may be predicted to take under this budget."""
+    return max(MAX_TRIAL_SHARE * budget_seconds, MIN_TRIAL_CAP_SECONDS)
+
+
+def _has_result(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
 @dataclass(frozen=True)
@@ -173,10 +188,14 @@ def _queue_next_first_trial(
     waiting = optuna.trial.TrialState.WAITING
     if study.get_trials(deepcopy=False, states=(waiting,)):
         return  # queued by an earlier run, another worker, or a retry
+    capped = _has_result(study)
     for params in queue:
         if _tried(study, params):
             continue
-        if deadline.can_fit(cost.trial_seconds(config_from_params(space, params))):
+        seconds = cost.trial_seconds(config_from_params(space, params))
+        if capped and seconds > trial_cap_seconds(deadline.budget):
+            continue  # too large a share of this budget; a longer run will try it
+        if deadline.can_fit(seconds):
             study.enqueue_trial(params, skip_if_exists=True)
             return
 
@@ -283,6 +302,17 @@ class Objective:
         self.versions = package_versions()
         self.cost = CostModel(DataShape.of(dataset, int(meta.folds.max()) + 1))
 
+    def _refuse_oversized(self, trial: optuna.Trial, predicted_seconds: float) -> None:
+        """Stop, before its first fold, a trial predicted to take more than its share of the
+        budget (:func:`trial_cap_seconds`); the study's first result is worth any share."""
+        cap = trial_cap_seconds(self.deadline.budget)
+        if predicted_seconds > cap and _has_result(trial.study):
+            raise TrialStopped(
+                f"budget: its folds need ~{predicted_seconds:.1f}s, more than the "
+                f"{cap:.0f}s one trial may take of this budget",
+                [],
+            )
+
     def __call__(self, trial: optuna.Trial) -> float:
         config = sample(trial, self.space)
         origin = sibling_origin(trial)
@@ -302,6 +332,8 @@ class Objective:
         trial.set_user_attr("predicted_fold_seconds", predicted)
         n_splits = int(self.meta.folds.max()) + 1
         check_time_left(self.deadline, predicted, 0, n_splits)  # costs nothing when refused
+        if origin is None:
+            self._refuse_oversized(trial, predicted * n_splits)
         _refuse_repeats(trial, config)
 
         last_fold = int(self.meta.folds.max())

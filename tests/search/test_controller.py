@@ -197,3 +197,31 @@ def test_search_goes_on_after_a_trial_that_cannot_fit_then_stops(yeast, tmp_path
     assert complete and len(complete) <= 2
     assert [s for s, _ in states[-3:]] == ["PRUNED"] * 3
     assert all(reason.startswith("budget: folds 0-4") for _, reason in states[-3:])
+
+
+def test_a_trial_larger_than_its_share_of_the_budget_is_refused_once_there_is_a_result(
+    yeast, tmp_path, monkeypatch
+):
+    # 5 folds x 0.3 s against a cap of 2% of 30 s (0.6 s): the first trial runs (the study's
+    # first result is worth any share), the next ones are stopped before their first fold.
+    from automoa.search import controller
+
+    monkeypatch.setattr(controller, "MIN_TRIAL_CAP_SECONDS", 0.0)
+    monkeypatch.setattr(controller, "MAX_TRIAL_SHARE", 0.02)
+    path = tmp_path / "sleepy.yaml"
+    path.write_text("name: sleepy\nmodels:\n  test_sleepy: {params: {seconds: 0.3}}\n")
+    outcome = _search(yeast, tmp_path, space=load_space(path), budget_seconds=30, max_trials=3)
+    first, *others = outcome.study.trials
+    assert first.state == optuna.trial.TrialState.COMPLETE
+    assert len(others) == 2
+    for trial in others:
+        assert trial.state == optuna.trial.TrialState.PRUNED
+        assert "more than the 1s one trial may take" in trial.user_attrs["prune_reason"]
+        assert not trial.user_attrs["fold_scores"] and not trial.intermediate_values
+
+
+def test_the_trial_cap_is_a_share_of_the_budget_with_a_floor_for_one_network():
+    from automoa.search.controller import trial_cap_seconds
+
+    assert trial_cap_seconds(3600) == 720 and trial_cap_seconds(900) == 180
+    assert trial_cap_seconds(60) == 180
