@@ -9,13 +9,16 @@ any file added to them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
 import traceback
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -88,6 +91,107 @@ def _keep_three_targets(manifest: dict[str, Any]) -> None:
     manifest["target_names"] = manifest["target_names"][:3]
 
 
+def _refresh_file_entries(bundle: Path) -> None:
+    """Re-hash every listed file and reseal: what a forger who changed a file would do."""
+
+    def refresh(manifest: dict[str, Any]) -> None:
+        for name, entry in manifest["files"].items():
+            data = (bundle / name).read_bytes()
+            entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    _edit_manifest(bundle, refresh, True)
+
+
+def _rewrite_member(bundle: Path, rewrite: Any) -> None:
+    """Replace the first member's zip entries by ``rewrite(entries)``, then reseal."""
+    path = _member(bundle)
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries = rewrite(entries)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    _refresh_file_entries(bundle)
+
+
+def _model_array_name(entries: dict[str, bytes]) -> str:
+    spec = json.loads(bytes(np.load(io.BytesIO(entries["spec.npy"]))).decode())
+    return next(iter(spec["folds"][0]["model"]["arrays"].values())) + ".npy"
+
+
+def _declare_a_huge_array(entries: dict[str, bytes]) -> dict[str, bytes]:
+    header = io.BytesIO()
+    shape = {"descr": "<f4", "fortran_order": False, "shape": (200_000, 200_000)}
+    np.lib.format.write_array_header_1_0(header, shape)
+    return {**entries, _model_array_name(entries): header.getvalue() + bytes(64)}
+
+
+def _drop_a_column_of_a_model_array(entries: dict[str, bytes]) -> dict[str, bytes]:
+    name = _model_array_name(entries)
+    array = np.load(io.BytesIO(entries[name]))
+    out = io.BytesIO()
+    np.save(out, array[..., :-1] if array.ndim > 1 else array[:-1])
+    return {**entries, name: out.getvalue()}
+
+
+def _corrupt_compressed_bytes(bundle: Path) -> None:
+    """A bad CRC inside a member whose manifest entry was recomputed: only reading finds it."""
+    path = _member(bundle)
+    with zipfile.ZipFile(path) as archive:
+        info = max(archive.infolist(), key=lambda i: i.compress_size)
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    _refresh_file_entries(bundle)
+
+
+def _symlink_member_outside(bundle: Path) -> None:
+    member = _member(bundle)
+    outside = bundle.parent / "elsewhere.npz"
+    outside.write_bytes(member.read_bytes() + b"secret")
+    member.unlink()
+    member.symlink_to(outside)
+
+
+def _symlink_members_directory(bundle: Path) -> None:
+    (bundle / "members").rename(bundle.parent / "members_elsewhere")
+    (bundle / "members").symlink_to(bundle.parent / "members_elsewhere")
+
+
+def _symlink_manifest(bundle: Path) -> None:
+    (bundle / MANIFEST).rename(bundle.parent / "manifest_elsewhere.json")
+    (bundle / MANIFEST).symlink_to(bundle.parent / "manifest_elsewhere.json")
+
+
+def _nest_the_manifest(bundle: Path) -> None:
+    text = (bundle / MANIFEST).read_text(encoding="utf-8")
+    deep = "[" * 100_000 + "]" * 100_000
+    (bundle / MANIFEST).write_text(text.replace("{", '{"deep": ' + deep + ",", 1))
+
+
+def _set_weights(weights: list[Any]) -> Any:
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["combiner"]["weights"] = weights
+
+    return edit
+
+
+def _set_clip(manifest: dict[str, Any]) -> None:
+    manifest["combiner"]["clip"] = {"low": 0.7, "high": 0.0}
+
+
+def _set_rows(manifest: dict[str, Any]) -> None:
+    manifest["data"]["n_rows"] = 0
+
+
+def _duplicate_a_target(manifest: dict[str, Any]) -> None:
+    manifest["target_names"][1] = manifest["target_names"][0]
+
+
+def _reseal(edit: Any) -> Any:
+    return lambda bundle: _edit_manifest(bundle, edit, True)
+
+
 NAMED_STEPS = {
     "flip_byte_in_bundle_member": _flip_byte,
     "truncate_bundle_member": _truncate,
@@ -97,6 +201,26 @@ NAMED_STEPS = {
     "reseal_manifest_with_fewer_targets": lambda bundle: _edit_manifest(
         bundle, _keep_three_targets, True
     ),
+    "reseal_manifest_with_a_nan_weight": _reseal(_set_weights([float("nan")])),
+    "reseal_manifest_with_a_negative_weight": _reseal(_set_weights([-1.0])),
+    "reseal_manifest_with_weights_summing_to_2": _reseal(_set_weights([2.0])),
+    "reseal_manifest_with_a_weight_as_text": _reseal(_set_weights(["1"])),
+    "reseal_manifest_with_one_weight_too_many": _reseal(_set_weights([0.5, 0.5])),
+    "reseal_manifest_with_a_clip_bound_out_of_range": _reseal(_set_clip),
+    "reseal_manifest_with_zero_training_rows": _reseal(_set_rows),
+    "reseal_manifest_with_a_duplicate_target": _reseal(_duplicate_a_target),
+    "reseal_manifest_without_members": _reseal(lambda m: m.update(members=[])),
+    "reseal_member_declaring_a_huge_array": lambda bundle: _rewrite_member(
+        bundle, _declare_a_huge_array
+    ),
+    "reseal_member_with_a_wrongly_shaped_model_array": lambda bundle: _rewrite_member(
+        bundle, _drop_a_column_of_a_model_array
+    ),
+    "reseal_member_with_a_crc_error": _corrupt_compressed_bytes,
+    "symlink_member_to_a_file_outside": _symlink_member_outside,
+    "symlink_members_directory_outside": _symlink_members_directory,
+    "symlink_manifest_outside": _symlink_manifest,
+    "nest_the_manifest_100000_deep": _nest_the_manifest,
 }
 
 

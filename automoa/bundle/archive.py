@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from automoa.atomic import atomic_write
+from automoa.bundle.checks import read_array
 from automoa.exceptions import AutomoaError, BundleError
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
@@ -84,8 +86,15 @@ def save_fold_models(
         np.savez_compressed(out, allow_pickle=False, **arrays)
 
 
-def load_fold_models(path: str | Path) -> tuple[dict[str, Any], list[FoldModel]]:
+def load_fold_models(
+    path: str | Path, limit_bytes: int | None = None
+) -> tuple[dict[str, Any], list[FoldModel]]:
     """Read an archive written by :func:`save_fold_models`.
+
+    Args:
+        path: the archive.
+        limit_bytes: the most bytes any one array may declare (``None``: no limit; a bundle
+            derives it from its training data, see :func:`automoa.bundle.checks.array_byte_limit`).
 
     Returns:
         (the spec without its fold details, the fold models in fold order).
@@ -96,7 +105,7 @@ def load_fold_models(path: str | Path) -> tuple[dict[str, Any], list[FoldModel]]
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            spec = json.loads(bytes(npz[_SPEC_KEY]).decode())
+            spec = json.loads(bytes(read_array(npz, _SPEC_KEY, limit_bytes, path.name)).decode())
             if spec.get("format") != ARCHIVE_FORMAT:
                 raise BundleError(f"{path.name}: not an automoa fold-model archive")
             if spec.get("version") != ARCHIVE_VERSION:
@@ -104,26 +113,40 @@ def load_fold_models(path: str | Path) -> tuple[dict[str, Any], list[FoldModel]]
                     f"{path.name}: archive version {spec.get('version')!r}; this automoa reads "
                     f"version {ARCHIVE_VERSION}"
                 )
-            models = [_restore_fold(npz, fold) for fold in spec["folds"]]
+
+            def read(key: str) -> np.ndarray:
+                return read_array(npz, key, limit_bytes, path.name)
+
+            models = [_restore_fold(read, fold) for fold in spec["folds"]]
     except BundleError:
         raise
     except FileNotFoundError:
         raise BundleError(f"{path}: fold-model archive not found") from None
     except AutomoaError as exc:  # an unknown step or family name
         raise BundleError(f"{path.name}: {exc}") from None
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+    except RecursionError:
+        raise BundleError(f"{path.name}: its spec is nested too deeply") from None
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
         raise BundleError(f"{path.name}: unreadable fold-model archive ({exc})") from None
     info = {k: v for k, v in spec.items() if k not in ("format", "version", "folds")}
     return info, models
 
 
-def _restore_fold(npz: Any, fold: Mapping[str, Any]) -> FoldModel:
+def _restore_fold(read: Callable[[str], np.ndarray], fold: Mapping[str, Any]) -> FoldModel:
     states = [
         StepState(
             s["name"],
             dict(s["params"]),
             dict(s["meta"]),
-            {name: npz[key] for name, key in s["arrays"].items()},
+            {name: read(key) for name, key in s["arrays"].items()},
         )
         for s in fold["steps"]
     ]
@@ -132,6 +155,6 @@ def _restore_fold(npz: Any, fold: Mapping[str, Any]) -> FoldModel:
     state = ModelState(
         model["family"],
         dict(model["meta"]),
-        {name: npz[key] for name, key in model["arrays"].items()},
+        {name: read(key) for name, key in model["arrays"].items()},
     )
     return FoldModel(chain, restore(state))

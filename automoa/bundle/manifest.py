@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -52,11 +54,32 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def _inside(root: Path, name: str) -> Path:
-    """``root/name`` for a plain relative name; refuses absolute paths and ``..``."""
+    """``root/name`` for a plain relative name naming a regular file inside the bundle.
+
+    Refuses absolute paths and ``..``, and, checked with ``lstat`` (never following a link),
+    a symbolic link anywhere on the way (a member, or the ``members`` directory) and anything
+    that is not a regular file: a bundle cannot reach, hash or size a file outside itself.
+    """
     pure = PurePosixPath(name)
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
         raise BundleError(f"{root / MANIFEST}: file name {name!r} points outside the bundle")
-    return root.joinpath(*pure.parts)
+    path = root
+    for part in pure.parts:
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise BundleError(f"{root}: {name} is missing; the bundle is incomplete") from None
+        except OSError as exc:
+            raise BundleError(f"{root}: {name} cannot be read ({exc.strerror})") from None
+        if stat.S_ISLNK(mode):
+            raise BundleError(
+                f"{root}: {path.relative_to(root)} is a symbolic link; a bundle holds regular "
+                "files only"
+            )
+    if not stat.S_ISREG(mode):
+        raise BundleError(f"{root}: {name} is not a regular file")
+    return path
 
 
 def read_verified(root: str | Path) -> dict[str, Any]:
@@ -80,12 +103,15 @@ def read_verified(root: str | Path) -> dict[str, Any]:
         )
     if not root.is_dir():
         raise BundleError(f"{root}: bundle directory not found")
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         raise BundleError(f"{root}: no {MANIFEST}; expected a directory written by automoa export")
+    _inside(root, MANIFEST)
     try:
         manifest = json.loads(path.read_bytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({exc}); the bundle is damaged") from None
+    except RecursionError:
+        raise BundleError(f"{path}: nested too deeply; not a manifest automoa wrote") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{path}: not an automoa bundle manifest")
     version = manifest.get("format_version")
@@ -102,9 +128,9 @@ def read_verified(root: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: no 'files' list")
     for name, entry in files.items():
         file = _inside(root, name)
-        if not file.is_file():
-            raise BundleError(f"{root}: {name} is missing; the bundle is incomplete")
-        size = file.stat().st_size
+        if not isinstance(entry, dict):
+            raise BundleError(f"{path}: the entry of {name!r} is not an object")
+        size = os.lstat(file).st_size
         if size != entry.get("bytes"):
             raise BundleError(
                 f"{root}: {name} has {size} bytes, expected {entry.get('bytes')}; the bundle is "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from automoa.bundle.archive import load_fold_models
-from automoa.bundle.manifest import bundle_file, read_verified
+from automoa.bundle.checks import array_byte_limit, check_manifest_values, read_array
+from automoa.bundle.manifest import MANIFEST, bundle_file, read_verified
 from automoa.data import validation as v
 from automoa.data.arrays import FEATURE_PREFIX, as_frame
 from automoa.data.io import read_table
@@ -224,21 +227,45 @@ def load(path: str | Path) -> ExportedModel:
     """
     root = Path(path)
     manifest = read_verified(root)
+    check_manifest_values(manifest, root / MANIFEST)
+    limit = array_byte_limit(manifest)
     try:
         members = [
-            load_fold_models(bundle_file(root, manifest, m["file"]))[1] for m in manifest["members"]
+            load_fold_models(bundle_file(root, manifest, m["file"]), limit)[1]
+            for m in manifest["members"]
         ]
         spec = manifest["combiner"]
         stacker = None
         if spec.get("stacker_file"):
-            with np.load(
-                bundle_file(root, manifest, spec["stacker_file"]), allow_pickle=False
-            ) as z:
-                stacker = level2_from_arrays({k: z[k] for k in z.files})
+            stacker_path = bundle_file(root, manifest, spec["stacker_file"])
+            with np.load(stacker_path, allow_pickle=False) as z:
+                stacker = level2_from_arrays(
+                    {k: read_array(z, k, limit, stacker_path.name) for k in z.files}
+                )
         clip = None if spec.get("clip") is None else Clip.from_dict(spec["clip"])
         combiner = Combiner(tuple(float(w) for w in spec["weights"]), stacker, clip)
-        if len(combiner.weights) != len(members):
-            raise BundleError(f"{root}: {len(members)} members but {len(combiner.weights)} weights")
-        return ExportedModel(root, manifest, members, combiner)
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        model = ExportedModel(root, manifest, members, combiner)
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise BundleError(f"{root}: inconsistent manifest ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise BundleError(f"{root}: unreadable stacker file ({exc})") from None
+    _check_predicts(model)
+    return model
+
+
+def _check_predicts(model: ExportedModel) -> None:
+    """Predict two rows of zeros now, so that model arrays that do not fit the declared
+    features and targets fail at load time (one line), never half-way through a prediction."""
+    expected = (2, len(model.target_names))
+    try:
+        proba = model.predict_array(np.zeros((2, len(model.feature_names)), dtype=np.float32))
+    except Exception as exc:  # any failure here means arrays inconsistent with the manifest
+        raise BundleError(
+            f"{model.path}: its model arrays do not fit its {len(model.feature_names)} features "
+            f"and {len(model.target_names)} targets ({type(exc).__name__}: {exc})"
+        ) from None
+    if proba.shape != expected or not np.all((proba >= 0) & (proba <= 1)):
+        raise BundleError(
+            f"{model.path}: its models predict shape {proba.shape} or values outside [0, 1] "
+            f"for {expected[0]} rows of {expected[1]} targets"
+        )

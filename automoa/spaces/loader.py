@@ -144,6 +144,10 @@ def load_yaml(text: str, label: str) -> Any:
         raise SearchSpaceError(
             f"{label}: (yaml): invalid YAML ({_one_line(exc)}), expected valid YAML syntax"
         ) from None
+    except RecursionError:
+        raise SearchSpaceError(
+            f"{label}: nested too deeply, expected a search space (mappings a few levels deep)"
+        ) from None
 
 
 def load_space(name_or_path: str | Path) -> SearchSpace:

@@ -662,4 +662,8 @@ def parse_json_space(text: str, label: str = "stored space") -> SearchSpace:
         raise SearchSpaceError(
             f"{label}: {where}: invalid JSON ({msg}), expected the output of SearchSpace.to_json()"
         ) from None
+    except RecursionError:
+        raise SearchSpaceError(
+            f"{label}: nested too deeply, expected the output of SearchSpace.to_json()"
+        ) from None
     return parse_space(data, label)

@@ -1,6 +1,7 @@
 """Fold-model archives and bundle manifests: round trips, and refusal of anything unsafe."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -119,3 +120,40 @@ def test_manifest_verification(tmp_path):
         read_verified(root)
     with pytest.raises(BundleError, match="not found"):
         read_verified(tmp_path / "absent")
+
+
+def test_manifest_refuses_links_and_special_files_without_reading_them(tmp_path):
+    root = _bundle(tmp_path)
+    sealed = json.loads((root / MANIFEST).read_text())
+    manifest = {k: v for k, v in sealed.items() if k != "manifest_sha256"}
+    # A FIFO would block a reader forever: it is refused by its type, never opened.
+    (root / "sub" / "data.bin").unlink()
+    os.mkfifo(root / "sub" / "data.bin")
+    with pytest.raises(BundleError, match=r"sub/data\.bin is not a regular file"):
+        read_verified(root)
+    # A link to a foreign file of another size: refused without revealing that size.
+    (root / "sub" / "data.bin").unlink()
+    foreign = tmp_path / "foreign.bin"
+    foreign.write_bytes(b"y" * 12345)
+    (root / "sub" / "data.bin").symlink_to(foreign)
+    with pytest.raises(BundleError, match=r"sub/data\.bin is a symbolic link") as error:
+        read_verified(root)
+    assert "12345" not in str(error.value)
+    # The same through a linked directory.
+    (root / "sub" / "data.bin").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.bin").write_bytes(b"0123456789")
+    (root / "sub").rmdir()
+    (root / "sub").symlink_to(elsewhere)
+    write_manifest(root, manifest)
+    with pytest.raises(BundleError, match=r": sub is a symbolic link"):
+        read_verified(root)
+
+
+def test_an_archive_declaring_more_than_its_limit_is_refused_before_reading(tmp_path):
+    *_, path = _fitted(tmp_path)
+    with pytest.raises(BundleError, match=r"m\.npz: array 'spec' declares shape"):
+        load_fold_models(path, limit_bytes=10)
+    _, models = load_fold_models(path, limit_bytes=1 << 20)
+    assert len(models) == 3
