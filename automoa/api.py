@@ -613,7 +613,7 @@ def benchmark(
         systems=list(systems or preset["systems"]),
         budgets=[parse_duration(b) for b in (budgets or preset["budgets"])],
         seeds=[_integer(s, "--seeds") for s in (seeds if seeds is not None else preset["seeds"])],
-        cores=cores or available_cores(),
+        cores=available_cores() if cores is None else cores,  # 0 is refused, never "all"
         out=out,
         datasets_dir=shared_dir,
         venvs_dir=Path(venvs_dir) if venvs_dir else None,

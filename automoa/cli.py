@@ -94,6 +94,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: The study storage failed (read-only, full disk, locked database): not the user's input.
+EXIT_STORAGE_FAILURE = 1
 #: ``search`` ended with no complete trial: only the constant prior's predictions were written.
 EXIT_PRIOR_ONLY = 3
 
@@ -127,6 +129,24 @@ def os_error_message(exc: OSError) -> str:
     return f"{path}: {exc.strerror or exc}"
 
 
+def _is_storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is Optuna's failure to read or write the study storage (a read-only or
+    full disk, a locked database). Optuna is imported only by commands that use a study."""
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(exc, optuna.exceptions.StorageInternalError)
+
+
+def storage_failure_message(exc: BaseException) -> str:
+    """One line for a storage failure: the database's own words, first line only."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    orig = getattr(cause, "orig", None) or cause  # SQLAlchemy wraps the driver's error
+    words = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return (
+        f"the study storage cannot be written or read ({words}); finished trials are kept, "
+        "run the same command again once it can"
+    )
+
+
 def user_errors(command: F) -> F:
     """Turn automoa errors into one ``error:`` line and exit code 2; show data warnings."""
 
@@ -145,6 +165,11 @@ def user_errors(command: F) -> F:
             except KeyboardInterrupt:
                 err.print("interrupted: finished trials are saved; run the same command to resume")
                 raise typer.Exit(EXIT_INTERRUPTED) from None
+            except Exception as exc:
+                if not _is_storage_failure(exc):
+                    raise
+                err.print(f"error: {storage_failure_message(exc)}", markup=False, soft_wrap=True)
+                raise typer.Exit(EXIT_STORAGE_FAILURE) from None
             finally:
                 for warning in caught:
                     if issubclass(warning.category, UserWarning):

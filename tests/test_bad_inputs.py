@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import traceback
@@ -169,6 +170,17 @@ def _nest_the_manifest(bundle: Path) -> None:
     (bundle / MANIFEST).write_text(text.replace("{", '{"deep": ' + deep + ",", 1))
 
 
+def _fifo_member(bundle: Path) -> None:
+    member = _member(bundle)
+    member.unlink()
+    os.mkfifo(member)  # reading it would block until a writer came
+
+
+def _text_file_entry(manifest: dict[str, Any]) -> None:
+    name = next(iter(manifest["files"]))
+    manifest["files"][name] = "trust me"
+
+
 def _set_weights(weights: list[Any]) -> Any:
     def edit(manifest: dict[str, Any]) -> None:
         manifest["combiner"]["weights"] = weights
@@ -221,6 +233,8 @@ NAMED_STEPS = {
     "symlink_members_directory_outside": _symlink_members_directory,
     "symlink_manifest_outside": _symlink_manifest,
     "nest_the_manifest_100000_deep": _nest_the_manifest,
+    "replace_member_with_a_fifo": _fifo_member,
+    "reseal_manifest_with_a_file_entry_that_is_text": _reseal(_text_file_entry),
 }
 
 

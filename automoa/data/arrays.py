@@ -197,6 +197,7 @@ def from_arrays(
     if known_negative is not None:
         moa_negative = _mask(known_negative, "known_negative", len(ids))
     if moa_negative is not None:
+        v.check_trainable(moa_negative, "X")
         v.check_known_negative(targets, moa_negative, ids, "Y")
 
     group_labels = None

@@ -116,8 +116,10 @@ def _sources_from_directory(directory: Path) -> _Sources:
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise v.data_error(f"{path}: file not found")
-    if not path.is_file():
+    if path.is_dir():
         raise v.data_error(f"{path}: is a directory, expected a data file")
+    if not path.is_file():  # a FIFO, a device (/dev/zero), a socket: reading could block forever
+        raise v.data_error(f"{path}: is not a regular file, expected a data file")
 
 
 def _read_columns(path: Path) -> list[str]:
@@ -292,6 +294,7 @@ def _assemble(
     Y = v.binary_matrix(tdf, tfile, ids)
     target_names = tuple(tdf.columns)
     if known_negative is not None:
+        v.check_trainable(known_negative, ffile)
         v.check_known_negative(Y, known_negative, ids, tfile)
     v.warn_no_positive(Y, target_names, tfile)
 

@@ -326,3 +326,12 @@ def check_known_negative(
             f"{file}: {count(int(bad.sum()), 'ctl_vehicle (control) row')} with a positive "
             f"target, e.g. row id {fmt_examples(ids[bad])}; expected all targets 0 for controls"
         )
+
+
+def check_trainable(known_negative: np.ndarray, file: str) -> None:
+    """At least one row must be trainable (not a known-negative control)."""
+    if known_negative.size and known_negative.all():
+        raise data_error(
+            f"{file}: every row is a ctl_vehicle (control) row, whose targets are 0 by "
+            "construction; expected treated (trt_cp) rows to train on"
+        )

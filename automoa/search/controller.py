@@ -29,8 +29,9 @@ from automoa.search.callbacks import StudyCallback, run_callbacks
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
+from automoa.search.owner import this_process
 from automoa.search.pruning import SEED_OF_ATTR, FoldHalvingPruner, is_seed_sibling
-from automoa.search.storage import Heartbeat, fail_dead_trials
+from automoa.search.storage import OWNER_ATTR, Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import (
     PipelineConfig,
@@ -400,8 +401,10 @@ def prepare_study(
     space: SearchSpace,
     n_splits: int,
     seed: int,
+    deadline: Deadline | None = None,
 ) -> tuple[optuna.Study, StudyMeta, bool, SearchSpace]:
-    """Open (or create and set up) the study: bound space, folds, prior.
+    """Open (or create and set up) the study: bound space, folds, prior (waiting for another
+    worker's set-up no longer than ``deadline``).
 
     Returns:
         ``(study, meta, created, bound space)``.
@@ -415,7 +418,13 @@ def prepare_study(
         space, dataset.feature_names, n_train_rows, n_aux_labels, has_missing=dataset.has_missing
     )
     study, meta, created = open_study(
-        location, dataset, space, n_splits=n_splits, seed=seed, pruner=make_pruner()
+        location,
+        dataset,
+        space,
+        n_splits=n_splits,
+        seed=seed,
+        pruner=make_pruner(),
+        deadline=deadline,
     )
     return study, meta, created, space
 
@@ -471,7 +480,7 @@ def run_search(
     """
     deadline = Deadline(budget_seconds)
     started = time.perf_counter()
-    study, meta, created, space = prepare_study(dataset, location, space, n_splits, seed)
+    study, meta, created, space = prepare_study(dataset, location, space, n_splits, seed, deadline)
     n_existing = len(study.get_trials(deepcopy=False))
     # The sampler's seed depends on the trial count, known only once the study is open, and on
     # the worker, so that workers sharing a study do not draw the same configurations.
@@ -517,6 +526,7 @@ def run_search(
             # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
             trial = study.ask()
+        trial.set_user_attr(OWNER_ATTR, this_process())  # a resume here fails it at once if killed
         run = run_trial(study, trial, objective)
         value, reason = run.value, run.reason
         if run.interrupted:
@@ -606,14 +616,25 @@ def run_trial(
     # UpdateFinishedTrialError: another worker took this trial for dead (no heartbeat within
     # the grace period) and failed it; its retry redoes it.
     with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        trial.set_user_attr("seconds", seconds)
-        if reason is not None:
-            trial.set_user_attr(
-                "failure_reason" if state.name == "FAIL" else "prune_reason", reason
-            )
-        complete = state == optuna.trial.TrialState.COMPLETE
-        study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
+        try:
+            trial.set_user_attr("seconds", seconds)
+            if reason is not None:
+                trial.set_user_attr(
+                    "failure_reason" if state.name == "FAIL" else "prune_reason", reason
+                )
+            complete = state == optuna.trial.TrialState.COMPLETE
+            study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
+        except optuna.exceptions.StorageInternalError:
+            _fail_if_possible(study, trial)  # leave no RUNNING trial of ours behind
+            raise
     return TrialRun(trial.number, state, value, reason, seconds, interrupted)
+
+
+def _fail_if_possible(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Fail ``trial`` after its outcome could not be stored, if the storage takes even that
+    (a failing disk may not: then a resume on this host fails it, its owner being gone)."""
+    with contextlib.suppress(Exception):
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
 
 def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:

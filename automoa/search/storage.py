@@ -33,7 +33,8 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from automoa.exceptions import StudyError, check_directory_path
+from automoa.exceptions import ConfigError, StudyError, check_directory_path
+from automoa.search.owner import describe, owner_dead
 
 JOURNAL_PREFIX = "journal:///"
 SQLITE_PREFIX = "sqlite:///"
@@ -43,6 +44,8 @@ HEARTBEAT_SECONDS = int(os.environ.get("AUTOMOA_HEARTBEAT_SECONDS", "30"))
 GRACE_SECONDS = int(os.environ.get("AUTOMOA_GRACE_SECONDS", str(4 * HEARTBEAT_SECONDS)))
 #: A trial whose worker died is retried at most this many times.
 MAX_RETRIES = 3
+#: Trial user attribute naming the process that runs it (:func:`automoa.search.owner.this_process`).
+OWNER_ATTR = "owner"
 _CREATE_ATTEMPTS = 12
 
 
@@ -95,7 +98,8 @@ def _journal_path(url: str) -> Path:
 
 def check_storage_url(url: str) -> None:
     """What can be checked of a storage URL without creating or connecting to anything: a
-    supported scheme, its driver installed, a SQLite or journal file not under a file.
+    supported scheme, its driver installed, a SQLite or journal file not under a file, an
+    existing journal file that is one.
 
     Raises:
         StudyError: an unsupported URL or a missing database driver.
@@ -105,7 +109,12 @@ def check_storage_url(url: str) -> None:
         check_directory_path(Path(url.removeprefix(SQLITE_PREFIX)).parent, "--storage")
         return
     if url.startswith(JOURNAL_PREFIX):
-        check_directory_path(_journal_path(url).parent, "--storage")
+        path = _journal_path(url)
+        check_directory_path(path.parent, "--storage")
+        if path.is_dir() or (path.exists() and not path.is_file()):
+            raise ConfigError(f"--storage {url}: {path} is not a regular file; expected a journal")
+        if path.is_file():  # opening an existing journal reads, never writes
+            _open_journal(url)
         return
     scheme = url.partition("://")[0]
     if scheme.startswith("postgresql"):
@@ -123,6 +132,25 @@ def check_storage_url(url: str) -> None:
         )
 
 
+def _open_journal(url: str) -> optuna.storages.BaseStorage:
+    """The journal storage at ``url``'s path (created when missing).
+
+    Raises:
+        StudyError: the file is not an Optuna journal (its whole log is replayed on opening, so
+            a file of another kind fails to parse).
+    """
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    path = _journal_path(url)
+    try:
+        return JournalStorage(JournalFileBackend(str(path)))
+    except (ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
+        raise StudyError(
+            f"--storage {url}: {path} is not an Optuna journal file ({type(exc).__name__}); "
+            "expected a file written by a journal:/// study, or a new path"
+        ) from None
+
+
 def make_storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage for ``url``; a SQLite or journal file's directory is created if needed.
 
@@ -136,11 +164,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         # A generous lock timeout: the status command may read while searches write.
         return _rdb(url, engine_kwargs={"connect_args": {"timeout": 60}})
     if url.startswith(JOURNAL_PREFIX):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
         path = _journal_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
+        return _open_journal(url)
     try:
         return _rdb(url, engine_kwargs={"pool_pre_ping": True})
     except StudyError:
@@ -220,13 +246,37 @@ def _requeue_orphans(study: optuna.Study) -> None:
             callback(study, copy.deepcopy(trial))  # does nothing past MAX_RETRIES
 
 
+def _fail_dead_owners(study: optuna.Study) -> None:
+    """Fail at once the RUNNING trials whose owner process on this host has exited (``kill
+    -9``): the heartbeat window is for workers on other hosts. Those that had been sampled are
+    re-queued as they were (at most ``MAX_RETRIES`` times). Works on every storage, the journal
+    file included."""
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(OWNER_ATTR)
+        if not isinstance(owner, dict) or not owner_dead(owner):
+            continue
+        try:
+            study._storage.set_trial_user_attr(
+                trial._trial_id, "failure_reason", f"its worker ({describe(owner)}) died"
+            )
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first
+        if trial.params:  # sampled: retried with the same parameters
+            retry(study, copy.deepcopy(trial))
+
+
 def fail_dead_trials(study: optuna.Study) -> None:
     """Fail the trials whose worker died; those that had started are re-queued as they were.
 
-    A worker killed between creating a trial and its first heartbeat (while the sampler runs)
-    leaves a RUNNING trial that Optuna never sees as stale: such a trial, older than the grace
-    period and not even sampled yet (no ``family``), is failed here too (nothing to retry).
+    On this host a dead owner (see :data:`OWNER_ATTR`) is known at once. Elsewhere, heartbeats
+    tell: a worker killed between creating a trial and its first heartbeat (while the sampler
+    runs) leaves a RUNNING trial that Optuna never sees as stale: such a trial, older than the
+    grace period and not even sampled yet (no ``family``), is failed here too (nothing to
+    retry).
     """
+    _fail_dead_owners(study)
     if not has_heartbeat(study._storage):
         return
     with _experimental_ok():

@@ -6,9 +6,12 @@ changed search space, and reuses its stored folds so all trials stay aligned.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,11 +22,13 @@ import optuna
 
 from automoa import __version__
 from automoa.data.dataset import Dataset
+from automoa.deadline import Deadline
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.folds import make_folds
 from automoa.metrics import METRIC_CONVENTION
 from automoa.search.artifact_store import StudyArtifacts, object_store_scheme
 from automoa.search.objective import evaluate
+from automoa.search.owner import describe, owner_dead, this_process
 from automoa.search.storage import make_storage, storage_exists
 from automoa.spaces import SearchSpace, space_changes
 from automoa.spaces.config import PipelineConfig
@@ -39,8 +44,14 @@ _RUN_PREFIX = "automoa_run:"
 #: Study attribute recording where the study's data was loaded from (so that export and report
 #: find it without --data).
 DATA_ATTR = "automoa_data"  # one attribute per search invocation (see record_run)
-#: A set-up marker older than this is from a worker that died during the set-up.
-CREATION_STALE_SECONDS = 900.0
+#: The worker setting a study up re-writes its marker this often; a marker silent for
+#: ``CREATION_STALE_SECONDS`` is from a worker that died (on the same host, a dead pid is
+#: known at once).
+CREATION_BEAT_SECONDS = 2.0
+CREATION_STALE_SECONDS = 30.0
+#: A wait for another worker's set-up says what it waits for after this many seconds.
+WAIT_NOTICE_SECONDS = 3.0
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -260,20 +271,65 @@ def _check_compatible(
         )
 
 
-def _wait_for_meta(storage: optuna.storages.BaseStorage, study: optuna.Study) -> StudyMeta | None:
-    """The study's creation facts, waiting while another worker is still writing them.
+def _wait_for_meta(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, deadline: Deadline | None
+) -> StudyMeta | None:
+    """The study's creation facts, waiting while another live worker is still writing them.
 
-    Returns ``None`` when no worker is setting the study up (no marker, or one older than
-    ``CREATION_STALE_SECONDS``).
+    Returns ``None`` when no live worker is setting the study up: no marker, or its owner's
+    pid has exited (same host), or it has not beaten for ``CREATION_STALE_SECONDS``.
+
+    Raises:
+        StudyError: the budget ran out while waiting.
     """
+    started = time.monotonic()
+    noticed = False
     while True:
         attrs = storage.get_study_user_attrs(study._study_id)
         if _META_KEY in attrs:
             return StudyMeta.from_attr(attrs[_META_KEY])
         marker = attrs.get(_CREATING_KEY)
-        if marker is None or time.time() - float(marker["time"]) > CREATION_STALE_SECONDS:
+        if not isinstance(marker, dict) or owner_dead(marker, CREATION_STALE_SECONDS):
             return None
+        if deadline is not None and deadline.remaining() < 0.5:
+            raise StudyError(
+                f"study {study.study_name!r} is still being set up by {describe(marker)}; the "
+                "budget ran out waiting for it"
+            )
+        if not noticed and time.monotonic() - started > WAIT_NOTICE_SECONDS:
+            _log.warning(
+                "waiting for %s to finish setting up study %r", describe(marker), study.study_name
+            )
+            noticed = True
         time.sleep(0.5)
+
+
+class _SetUpMarker:
+    """The study attribute saying that this process is setting the study up, re-written every
+    ``CREATION_BEAT_SECONDS`` by a background thread while the set-up runs."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _write(self) -> None:
+        owner = this_process()
+        self.study.set_user_attr(_CREATING_KEY, {**owner, "time": owner["beat"]})
+
+    def _beat(self) -> None:
+        while not self._stop.wait(CREATION_BEAT_SECONDS):
+            with contextlib.suppress(Exception):  # a lost beat only makes waiters wait longer
+                self._write()
+
+    def __enter__(self) -> _SetUpMarker:
+        self._write()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def open_study(
@@ -285,6 +341,7 @@ def open_study(
     seed: int,
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[optuna.Study, StudyMeta, bool]:
     """Create the study, or load it and check that it matches the data, space and folds.
 
@@ -292,7 +349,8 @@ def open_study(
     prior is scored on them (the first trials are queued by the search loop, see
     :func:`automoa.search.controller.first_trials`). When
     several workers start together, the one whose ``create_study`` succeeds does this and the
-    others wait for its facts (see ``_wait_for_meta``).
+    others wait for its facts (see ``_wait_for_meta``), never beyond ``deadline``; a worker
+    that died during the set-up (``kill -9``) is replaced at once on its own host.
 
     Returns:
         ``(study, meta, created)``.
@@ -309,18 +367,25 @@ def open_study(
             sampler=sampler,
             pruner=pruner,
         )
-        # Workers starting at the same moment wait for this one to finish the set-up.
-        study.set_user_attr(_CREATING_KEY, {"time": time.time(), "host": socket.gethostname()})
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(
             study_name=location.study_name, storage=storage, sampler=sampler, pruner=pruner
         )
-        meta = _wait_for_meta(storage, study)
+        meta = _wait_for_meta(storage, study, deadline)
         if meta is not None:
             _check_compatible(meta, location.study_name, dataset, space, n_splits, seed)
             return study, meta, False
-        # No set-up under way (an older run was stopped during it): finish it here.
+        # No set-up under way (an older run was stopped or killed during it): finish it here.
+    # Workers starting meanwhile wait for this one, as long as it beats.
+    with _SetUpMarker(study):
+        meta = _set_up(study, dataset, space, n_splits, seed)
+    return study, meta, True
 
+
+def _set_up(
+    study: optuna.Study, dataset: Dataset, space: SearchSpace, n_splits: int, seed: int
+) -> StudyMeta:
+    """Compute and store the study's creation facts: folds, prior score, space."""
     folds = make_folds(dataset.Y, n_splits=n_splits, seed=seed, groups=dataset.groups)
     prior = evaluate(PRIOR_CONFIG, dataset, folds, seed=seed)
     meta = StudyMeta(
@@ -340,4 +405,4 @@ def open_study(
         metric=METRIC_CONVENTION,
     )
     study.set_user_attr(_META_KEY, meta.to_attr())
-    return study, meta, True
+    return meta

@@ -19,6 +19,7 @@ from typing import Any
 import optuna
 
 from automoa.data.dataset import Dataset
+from automoa.deadline import Deadline
 from automoa.exceptions import AutomoaError, StudyError
 from automoa.preprocessing.cache import CacheStats
 from automoa.search.callbacks import StudyCallback, run_callbacks
@@ -145,7 +146,9 @@ def run_workers(
     """
     started = time.perf_counter()
     deadline_epoch = time.time() + budget_seconds
-    study, meta, created, _ = prepare_study(dataset, location, space, n_splits, seed)
+    study, meta, created, _ = prepare_study(
+        dataset, location, space, n_splits, seed, Deadline(budget_seconds)
+    )
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     if on_start is not None:
         on_start(meta, started_trials(study))  # queued first trials are not "existing" ones

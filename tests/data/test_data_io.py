@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from pathlib import Path
 
@@ -205,3 +206,14 @@ def test_public_api() -> None:
         "Dataset", "load", "describe", "DataSummary", "load_yeast", "make_moa_like", "fingerprint",
     }  # fmt: skip
     assert all(hasattr(data, name) for name in data.__all__)
+
+
+def test_a_fifo_given_as_features_is_refused_without_being_opened(
+    tmp_path: Path, generic_dir: Path
+) -> None:
+    from automoa.exceptions import DataError
+
+    fifo = tmp_path / "features.csv"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    with pytest.raises(DataError, match=r"features\.csv: is not a regular file"):
+        load(features=fifo, targets=generic_dir / "targets.csv")

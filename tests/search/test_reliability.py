@@ -1,5 +1,7 @@
 """Crash safety: storages, heartbeats and retries of dead workers' trials, per-fold checkpoints."""
 
+import socket
+import subprocess
 import sys
 import time
 
@@ -10,15 +12,17 @@ import pytest
 import automoa
 from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
+from automoa.deadline import Deadline
 from automoa.exceptions import StudyError
 from automoa.folds import make_folds
 from automoa.search import objective as objective_module
 from automoa.search import storage as storage_module
+from automoa.search import study as study_module
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.objective import data_key, evaluate
-from automoa.search.study import read_meta
-from automoa.spaces import SearchSpace, sample
+from automoa.search.study import open_study, read_meta, resolve_location
+from automoa.spaces import SearchSpace, load_space, sample
 from automoa.spaces.config import PipelineConfig
 
 
@@ -220,3 +224,105 @@ def test_atomic_writes_get_the_permissions_open_would_give(tmp_path):
     (tmp_path / "plain.txt").write_text("x")
     mode = (tmp_path / "atomic.txt").stat().st_mode & 0o777
     assert mode == (tmp_path / "plain.txt").stat().st_mode & 0o777
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _study_being_set_up(tmp_path, marker):
+    """A created study whose set-up marker says ``marker`` is computing its facts."""
+    storage = storage_module.make_storage(f"sqlite:///{tmp_path / 'automoa.db'}")
+    study = optuna.create_study(study_name="rel", storage=storage)
+    study.set_user_attr("automoa_creating", marker)
+    return resolve_location("rel", tmp_path)
+
+
+def test_a_set_up_left_by_a_killed_process_is_taken_over_at_once(tmp_path, caplog):
+    marker = {"host": socket.gethostname(), "pid": _dead_pid(), "beat": time.time()}
+    location = _study_being_set_up(tmp_path, marker)
+    study, meta, created = open_study(
+        location, _dataset(), load_space("fast"), n_splits=5, seed=0, deadline=Deadline(60)
+    )
+    assert created and meta.n_splits == 5  # this process finished the set-up
+    assert "automoa" in study.user_attrs
+    assert not [r for r in caplog.records if r.name == study_module.__name__]  # no wait
+
+
+def test_a_live_set_up_is_waited_for_with_a_notice_and_never_beyond_the_budget(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr(study_module, "WAIT_NOTICE_SECONDS", 0.2)
+    # Another host, beating (a beat in the future never goes stale during the test).
+    marker = {"host": "elsewhere", "pid": 4242, "beat": time.time() + 3600}
+    location = _study_being_set_up(tmp_path, marker)
+    with pytest.raises(StudyError, match=r"set up by pid 4242 on elsewhere; the budget ran out"):
+        open_study(
+            location, _dataset(), load_space("fast"), n_splits=5, seed=0, deadline=Deadline(1.5)
+        )
+    assert [r.getMessage() for r in caplog.records if r.name == study_module.__name__] == [
+        "waiting for pid 4242 on elsewhere to finish setting up study 'rel'"
+    ]
+    # Silent for longer than the stale window: that worker is gone; the set-up is taken over.
+    marker["beat"] = time.time() - study_module.CREATION_STALE_SECONDS - 1
+    location = _study_being_set_up(tmp_path / "stale", marker)
+    assert open_study(location, _dataset(), load_space("fast"), n_splits=5, seed=0)[2]
+
+
+def test_a_killed_workers_running_trial_is_failed_at_once_on_its_host(tmp_path):
+    # No heartbeat window to wait for: the trial's owner pid on this host has exited.
+    data = _dataset()
+    automoa.search(data, budget="1m", space="fast", workdir=tmp_path, max_trials=1)
+    storage = storage_module.make_storage(f"sqlite:///{tmp_path / 'automoa.db'}")
+    study = optuna.load_study(study_name="rel", storage=storage)
+    study.enqueue_trial({"model.family": "mlp"})
+    dead = study.ask()
+    sample(dead, SearchSpace.from_json(read_meta(study).space_json))
+    owner = {"host": socket.gethostname(), "pid": _dead_pid(), "beat": time.time()}
+    dead.set_user_attr(storage_module.OWNER_ATTR, owner)
+    waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in study.trials)
+    outcome = automoa.search(
+        data, budget="2m", space="fast", workdir=tmp_path, max_trials=waiting + 1
+    )
+    trials = {t.number: t for t in outcome.study.trials}
+    assert trials[dead.number].state == optuna.trial.TrialState.FAIL
+    reason = trials[dead.number].user_attrs["failure_reason"]
+    assert reason == f"its worker (pid {owner['pid']} on {owner['host']}) died"
+    (retry,) = [t for t in trials.values() if t.system_attrs.get("failed_trial") == dead.number]
+    assert retry.params == trials[dead.number].params
+    assert retry.state == optuna.trial.TrialState.COMPLETE
+
+
+def test_a_storage_failure_is_one_line_and_leaves_no_running_trial(tmp_path, monkeypatch):
+    # The disk refuses the write of a trial's result (full, read-only, locked): the command
+    # ends with one error line and exit code 1, and the trial is not left RUNNING.
+    from typer.testing import CliRunner
+
+    from automoa.cli import app
+
+    original = optuna.storages.RDBStorage.set_trial_state_values
+
+    def refuse_results(self, trial_id, state, values=None):
+        if state == optuna.trial.TrialState.COMPLETE:
+            raise optuna.exceptions.StorageInternalError(
+                "An exception is raised during the commit."
+            ) from OSError(28, "database or disk is full\nsecond line")
+        return original(self, trial_id, state, values)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_state_values", refuse_results)
+    workdir = tmp_path / "work"
+    args = ["search", "--data", "bundled:yeast", "--budget", "1m", "--workdir", str(workdir)]
+    result = CliRunner().invoke(app, [*args, "--max-trials", "1"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "error: the study storage cannot be written or read ([Errno 28] database or disk is "
+        "full); finished trials are kept, run the same command again once it can"
+    )
+    assert "Traceback" not in result.output
+    storage = storage_module.make_storage(f"sqlite:///{workdir / 'automoa.db'}")
+    (trial,) = optuna.load_study(study_name="yeast", storage=storage).trials
+    assert trial.state == optuna.trial.TrialState.FAIL

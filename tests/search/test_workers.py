@@ -311,3 +311,56 @@ def test_every_worker_stops_within_the_budget(tmp_path, n_workers):
     assert result.returncode == 0, result.stderr
     assert "ensemble" in result.stdout
     assert elapsed <= 60 + 10, elapsed
+
+
+# A search that stops inside the study's set-up (folds and prior), after its marker is written:
+# the test kills it there.
+_PAUSED_IN_SET_UP = """
+import sys, time
+from pathlib import Path
+
+from automoa.search import study as study_module
+
+marker = Path(sys.argv[1])
+
+
+def set_up(*args, **kwargs):
+    marker.write_text("setting up")
+    time.sleep(600)
+
+
+study_module._set_up = set_up
+sys.argv = ["automoa", *sys.argv[2:]]
+from automoa.cli import main
+
+main()
+"""
+
+
+def test_kill_9_during_the_study_set_up_does_not_block_the_next_search(tmp_path):
+    data = _write_data(tmp_path / "data")
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    command = _worker_command(data, storage, _space(tmp_path), "--artifacts", "artifacts")
+    marker = tmp_path / "setting-up"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_IN_SET_UP, str(marker), *command[3:]],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no set-up seen"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    study = optuna.load_study(study_name="shared", storage=make_storage(storage))
+    assert study.user_attrs["automoa_creating"]["pid"] == process.pid  # left behind
+    assert "automoa" not in study.user_attrs
+    # The next search, on a budget shorter than any wait for a stale marker, takes the set-up
+    # over at once (its owner's pid is gone) and finishes with a result.
+    command[command.index("--budget") + 1] = "10s"
+    final = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert "waiting for" not in final.stderr
+    _check_study(storage, tmp_path / "artifacts", n_min=1)
