@@ -3,6 +3,7 @@
 # Importing the step modules registers them.
 from automoa.preprocessing import (  # noqa: F401
     impute,
+    labelpowerset,
     mlsmote,
     onehot,
     oversample,

@@ -52,7 +52,7 @@ class Step(ABC):
 
     Attributes:
         name: registry name, as written in search spaces.
-        resamples: True for steps that add training rows (oversampling).
+        resamples: True for steps that add or remove training rows (resamplers).
         supervised: True for steps whose fit uses the labels (never fitted on test rows).
     """
 
@@ -76,8 +76,17 @@ class Step(ABC):
     def fit_resample(
         self, X: np.ndarray, Y: np.ndarray, feature_names: tuple[str, ...], *, seed: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Resamplers: the training rows followed by synthetic rows (float32, uint8)."""
+        """Resamplers: the training rows followed by synthetic rows (float32, uint8).
+
+        An undersampler returns only some of the input rows, in their input order, before any
+        synthetic row, and says which through :meth:`kept_rows`.
+        """
         raise TypeError(f"step {self.name!r} is not a resampler")
+
+    def kept_rows(self) -> np.ndarray | None:
+        """After :meth:`fit_resample`: the sorted indices of the input rows it kept (they are
+        its first output rows), or ``None`` when it kept every input row (oversamplers)."""
+        return None
 
     @property
     def feature_names_out(self) -> tuple[str, ...]:

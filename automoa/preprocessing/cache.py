@@ -51,6 +51,9 @@ class CacheEntry:
     X_test: np.ndarray | None
     feature_names: tuple[str, ...]
     states: list[StepState]
+    #: which of the fold's training rows the leading (original, not synthetic) rows of
+    #: ``X_train`` are, in order: ``arange(n)`` until an undersampler drops some
+    kept: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -209,6 +212,8 @@ def write_entry(out: BinaryIO, entry: CacheEntry) -> None:
     }
     if entry.X_test is not None:
         arrays["X_test"] = entry.X_test
+    if entry.kept is not None:
+        arrays["kept"] = np.asarray(entry.kept, dtype=np.int64)
     states = []
     for i, state in enumerate(entry.states):
         names = {}
@@ -244,6 +249,7 @@ def read_entry(path: Path) -> CacheEntry | None:
                 return None
             X_train, Y_train, X_valid = npz["X_train"], npz["Y_train"], npz["X_valid"]
             X_test = npz["X_test"] if "X_test" in npz.files else None
+            kept = npz["kept"] if "kept" in npz.files else None
             states = [
                 StepState(
                     name=str(state["name"]),
@@ -262,4 +268,8 @@ def read_entry(path: Path) -> CacheEntry | None:
         return None
     if Y_train.ndim != 2 or Y_train.shape[0] != X_train.shape[0] or Y_train.dtype.hasobject:
         return None
-    return CacheEntry(X_train, Y_train, X_valid, X_test, feature_names, states)
+    if kept is not None and (
+        kept.ndim != 1 or kept.dtype.kind not in "iu" or kept.shape[0] > X_train.shape[0]
+    ):
+        return None
+    return CacheEntry(X_train, Y_train, X_valid, X_test, feature_names, states, kept)

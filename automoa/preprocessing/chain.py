@@ -50,6 +50,9 @@ class PreparedFold:
     X_valid: np.ndarray
     X_test: np.ndarray | None
     chain: FittedChain
+    #: which of the fold's training rows the first ``len(kept_rows)`` rows of ``X_train`` are
+    #: (the rest are synthetic); ``arange(n)`` unless an undersampler dropped rows
+    kept_rows: np.ndarray | None = None
 
 
 def _apply(
@@ -57,15 +60,23 @@ def _apply(
     entry: CacheEntry,
     test_fit_rows: np.ndarray | None,
     seed: int,
+    n_fold_rows: int,
 ) -> CacheEntry:
-    """Fit one step on the entry's training rows and transform every part of it."""
+    """Fit one step on the entry's training rows and transform every part of it (the fold had
+    ``n_fold_rows`` training rows: the leading rows while no undersampler dropped any)."""
     step = get_step(config.name)(**config.params)
     if step.resamples:
         X_train, Y_train = step.fit_resample(
             entry.X_train, entry.Y_train, entry.feature_names, seed=seed
         )
+        kept = entry.kept
+        dropped_to = step.kept_rows()
+        if dropped_to is not None:
+            originals = n_fold_rows if kept is None else len(kept)
+            survivors = dropped_to[dropped_to < originals]  # synthetic survivors follow them
+            kept = survivors if kept is None else kept[survivors]
         return CacheEntry(
-            X_train, Y_train, entry.X_valid, entry.X_test, entry.feature_names, entry.states
+            X_train, Y_train, entry.X_valid, entry.X_test, entry.feature_names, entry.states, kept
         )
     X_fit = entry.X_train
     if config.fit_on == "train+test":
@@ -84,6 +95,7 @@ def _apply(
         None if entry.X_test is None else step.transform(entry.X_test),
         step.feature_names_out,
         [*entry.states, step.state()],
+        entry.kept,
     )
 
 
@@ -137,9 +149,10 @@ def prepare_fold(
             cache.stats.record(configs[i].key, hit=True)
             continue
         started = time.perf_counter()
-        entry = _apply(configs[i], entry, test_fit_rows, seed)
+        entry = _apply(configs[i], entry, test_fit_rows, seed, len(X_train))
         if use_cache:
             cache.stats.record(configs[i].key, hit=False, seconds=time.perf_counter() - started)
             cache.put(keys[i], entry)
     chain = FittedChain.from_states(entry.states, entry.feature_names)
-    return PreparedFold(entry.X_train, entry.Y_train, entry.X_valid, entry.X_test, chain)
+    kept = np.arange(len(X_train)) if entry.kept is None else entry.kept
+    return PreparedFold(entry.X_train, entry.Y_train, entry.X_valid, entry.X_test, chain, kept)

@@ -118,6 +118,9 @@ def _fit_fold(
             if cache is None
             else fold_key(cache_key, train_idx, scored_valid, fold_seed),
         )
+        # The training rows that are real, in the order of the prepared rows' leading part (an
+        # undersampler may have dropped some).
+        real_rows = train_idx[prepared.kept_rows]
         model = get_family(config.family)(**config.model_params).fit(
             prepared.X_train,
             prepared.Y_train,
@@ -127,10 +130,10 @@ def _fit_fold(
             seed=fold_seed,
             device=device,
             loss=config.loss,
-            Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[train_idx],
+            Y_aux=None if dataset.Y_aux is None else dataset.Y_aux[real_rows],
             # Without groups every row is its own group; either way len(groups) tells the
             # family which rows are real (resampled rows come after them).
-            groups=train_idx if dataset.groups is None else dataset.groups[train_idx],
+            groups=real_rows if dataset.groups is None else dataset.groups[real_rows],
         )
     except BudgetExhausted as exc:
         raise TrialStopped(f"budget: {exc}", fold_scores, fold_seconds) from exc

@@ -158,7 +158,8 @@ def check_step(step_cls: type[Step], params: dict[str, Any] | None = None) -> No
     output; the state survives JSON + ``np.save(allow_pickle=False)``; fitting through
     :func:`~automoa.preprocessing.prepare_fold` never reads validation or test rows (they are
     NaN here, and the training output and fitted state must not change). Resamplers: the input
-    rows come first and unchanged, float32 / uint8, deterministic, identity on other rows.
+    rows they keep (all but an undersampler's, see :meth:`Step.kept_rows`) come first and
+    unchanged, float32 / uint8, deterministic, identity on other rows.
     """
     from automoa.preprocessing.chain import prepare_fold
     from automoa.spaces.config import StepConfig
@@ -168,10 +169,15 @@ def check_step(step_cls: type[Step], params: dict[str, Any] | None = None) -> No
     X_train, Y_train, X_valid = X[:60], Y[:60], X[60:]
     label = step_cls.name
     if step_cls.resamples:
-        X_out, Y_out = step_cls(**params).fit_resample(X_train, Y_train, names, seed=0)
+        resampler = step_cls(**params)
+        X_out, Y_out = resampler.fit_resample(X_train, Y_train, names, seed=0)
         assert X_out.dtype == np.float32 and Y_out.dtype == np.uint8, f"{label}: dtypes"
-        assert np.array_equal(X_out[:60], X_train), f"{label}: input rows changed"
-        assert np.array_equal(Y_out[:60], Y_train), f"{label}: input labels changed"
+        kept = resampler.kept_rows()
+        if kept is None:  # an oversampler: every input row first
+            kept = np.arange(60)
+        assert np.array_equal(kept, np.unique(kept)) and kept.max() < 60, f"{label}: kept rows"
+        assert np.array_equal(X_out[: len(kept)], X_train[kept]), f"{label}: input rows changed"
+        assert np.array_equal(Y_out[: len(kept)], Y_train[kept]), f"{label}: labels changed"
         again = step_cls(**params).fit_resample(X_train, Y_train, names, seed=0)
         assert np.array_equal(again[0], X_out), f"{label}: not deterministic"
         assert np.array_equal(step_cls(**params).transform(X_valid), X_valid), f"{label}: rows"

@@ -16,6 +16,9 @@ PARAMS = {
     "mlsmote": [{"k": 3}],
     "oversample": [{"min_positives": 10}],
     "impute": [{}, {"indicators": False}],
+    "lp_oversample": [{"percentage": 0.3}],
+    "lp_smote": [{"percentage": 0.3, "k": 2}],
+    "lp_undersample": [{"percentage": 0.3}],
 }
 SHIPPED = [name for name in step_names() if not name.startswith("test_")]
 CASES = [(name, params) for name in SHIPPED for params in PARAMS.get(name, [{}])]

@@ -225,3 +225,4 @@ def test_the_trial_cap_is_a_share_of_the_budget_with_a_floor_for_one_network():
 
     assert trial_cap_seconds(3600) == 720 and trial_cap_seconds(900) == 180
     assert trial_cap_seconds(60) == 180
+    assert trial_cap_seconds(900, first_trial=True) == 360
