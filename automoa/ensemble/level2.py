@@ -12,15 +12,22 @@ members selected without it and a model fitted without it) and its final fit:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from automoa.ensemble.checks import Candidates
-from automoa.ensemble.crosslabel import CrossLabelStacker, fit_cross_label, honest_cross_label
+from automoa.ensemble.crosslabel import (
+    CrossLabelStacker,
+    HonestCrossLabel,
+    fit_cross_label,
+    honest_cross_label,
+)
 from automoa.ensemble.selection import HonestResult
-from automoa.ensemble.stacking import Stacker, fit_stacker, honest_stacking
+from automoa.ensemble.stacking import HonestStacking, Stacker, fit_stacker, honest_stacking
 
 #: A fitted level-2 model: what :class:`automoa.ensemble.combiner.Combiner` applies.
 Level2Model = Stacker | CrossLabelStacker
@@ -45,32 +52,29 @@ class NestedEstimate:
     oof: np.ndarray
 
 
-@dataclass(frozen=True)
-class Level2Stage:
-    """One level-2 alternative to the weighted average.
+class Level2Stage(ABC):
+    """One level-2 alternative to the weighted average: its cost, its nested (honest) estimate
+    and its final fit. Subclasses differ in what the per-label regressions read."""
 
-    Attributes:
-        name: ``calibration``, ``stacking`` or ``cross_label``.
-        note: what it is, for reports.
-        n_neighbours: labels read besides the label itself (``cross_label`` only).
-    """
+    #: the stage's name in reports and in ``PipelineOptions.level2``
+    name: ClassVar[str]
 
-    name: str
-    note: str
-    n_neighbours: int = 0
+    @property
+    @abstractmethod
+    def note(self) -> str:
+        """What the stage is, for reports."""
+
+    @abstractmethod
+    def _features(self, n_members: int) -> int:
+        """Regression features per label."""
 
     def passes(self, n_members: int, n_folds: int) -> float:
         """Candidate passes of the nested estimate and the final fit."""
-        features = n_members if self.name == "stacking" else 1 + self.n_neighbours
-        per_fit = _PASSES_PER_MEMBER * n_members + _PASSES_PER_FEATURE * features
+        per_fit = _PASSES_PER_MEMBER * n_members + _PASSES_PER_FEATURE * self._features(n_members)
         return (n_folds + 1) * per_fit
 
     def unusable(self, n_members: int, n_labels: int) -> str | None:
         """Why the stage cannot run on this ensemble, or ``None``."""
-        if self.name == "stacking" and n_members < 2:
-            return "one member: nothing to stack"
-        if self.name == "cross_label" and n_labels < 2:
-            return "one label: no other label to read"
         return None
 
     def honest(
@@ -82,28 +86,21 @@ class Level2Stage:
         known_negative: np.ndarray | None,
     ) -> NestedEstimate:
         """The nested estimate on the ensembles selected without each fold."""
-        if self.name == "cross_label":
-            nested = honest_cross_label(
-                oofs,
-                Y,
-                fold_of,
-                selection.ensembles,
-                selection.folds,
-                known_negative=known_negative,
-                n_neighbours=self.n_neighbours,
-            )
-        else:
-            nested = honest_stacking(
-                oofs,
-                Y,
-                fold_of,
-                selection.ensembles,
-                selection.folds,
-                known_negative=known_negative,
-                features="blend" if self.name == "calibration" else "members",
-            )
+        nested = self._nested(oofs, Y, fold_of, selection, known_negative)
         return NestedEstimate(score=float(nested.score), oof=nested.oof)
 
+    @abstractmethod
+    def _nested(
+        self,
+        oofs: Candidates,
+        Y: np.ndarray,
+        fold_of: np.ndarray,
+        selection: HonestResult,
+        known_negative: np.ndarray | None,
+    ) -> HonestStacking | HonestCrossLabel:
+        """The stage's nested cross-validation (scored over all rows)."""
+
+    @abstractmethod
     def fit(
         self,
         member_oofs: Sequence[np.ndarray],
@@ -112,35 +109,129 @@ class Level2Stage:
         known_negative: np.ndarray | None,
     ) -> Level2Model:
         """The final model, fitted on every row's out-of-fold predictions."""
-        if self.name == "cross_label":
-            return fit_cross_label(
-                member_oofs,
-                Y,
-                weights,
-                known_negative=known_negative,
-                n_neighbours=self.n_neighbours,
-            )
-        return fit_stacker(
-            member_oofs,
+
+
+@dataclass(frozen=True)
+class _PerLabelStacking(Level2Stage):
+    """Per-label logistic regression on the blend's logit or on every member's logit."""
+
+    #: ``"blend"`` or ``"members"``: what each label's regression reads
+    reads: ClassVar[str]
+
+    def _features(self, n_members: int) -> int:
+        return n_members if self.reads == "members" else 1
+
+    def _nested(
+        self,
+        oofs: Candidates,
+        Y: np.ndarray,
+        fold_of: np.ndarray,
+        selection: HonestResult,
+        known_negative: np.ndarray | None,
+    ) -> HonestStacking | HonestCrossLabel:
+        return honest_stacking(
+            oofs,
             Y,
-            weights,
+            fold_of,
+            selection.ensembles,
+            selection.folds,
             known_negative=known_negative,
-            features="blend" if self.name == "calibration" else "members",
+            features=self.reads,
+        )
+
+    def fit(
+        self,
+        member_oofs: Sequence[np.ndarray],
+        Y: np.ndarray,
+        weights: Sequence[float],
+        known_negative: np.ndarray | None,
+    ) -> Level2Model:
+        return fit_stacker(
+            member_oofs, Y, weights, known_negative=known_negative, features=self.reads
+        )
+
+
+@dataclass(frozen=True)
+class CalibrationStage(_PerLabelStacking):
+    """Platt scaling of the blend, label by label."""
+
+    name: ClassVar[str] = "calibration"
+    reads: ClassVar[str] = "blend"
+
+    @property
+    def note(self) -> str:
+        return "per-label logistic regression on the blend's logit"
+
+
+@dataclass(frozen=True)
+class StackingStage(_PerLabelStacking):
+    """Per-label stacking of the members' logits."""
+
+    name: ClassVar[str] = "stacking"
+    reads: ClassVar[str] = "members"
+
+    @property
+    def note(self) -> str:
+        return "per-label logistic regression on the members' logits"
+
+    def unusable(self, n_members: int, n_labels: int) -> str | None:
+        return "one member: nothing to stack" if n_members < 2 else None
+
+
+@dataclass(frozen=True)
+class CrossLabelStage(Level2Stage):
+    """Each label's regression reads the blend's logits of the label and its ``n_neighbours``
+    most correlated labels."""
+
+    n_neighbours: int = 5
+    name: ClassVar[str] = "cross_label"
+
+    @property
+    def note(self) -> str:
+        return (
+            "per-label logistic regression on the blend's logits of the label and its "
+            f"{self.n_neighbours} most correlated labels"
+        )
+
+    def _features(self, n_members: int) -> int:
+        return 1 + self.n_neighbours
+
+    def unusable(self, n_members: int, n_labels: int) -> str | None:
+        return "one label: no other label to read" if n_labels < 2 else None
+
+    def _nested(
+        self,
+        oofs: Candidates,
+        Y: np.ndarray,
+        fold_of: np.ndarray,
+        selection: HonestResult,
+        known_negative: np.ndarray | None,
+    ) -> HonestStacking | HonestCrossLabel:
+        return honest_cross_label(
+            oofs,
+            Y,
+            fold_of,
+            selection.ensembles,
+            selection.folds,
+            known_negative=known_negative,
+            n_neighbours=self.n_neighbours,
+        )
+
+    def fit(
+        self,
+        member_oofs: Sequence[np.ndarray],
+        Y: np.ndarray,
+        weights: Sequence[float],
+        known_negative: np.ndarray | None,
+    ) -> Level2Model:
+        return fit_cross_label(
+            member_oofs, Y, weights, known_negative=known_negative, n_neighbours=self.n_neighbours
         )
 
 
 def standard_stages(n_neighbours: int = 5) -> list[Level2Stage]:
     """The level-2 stages the ensemble step tries, cheapest first."""
-    return [
-        Level2Stage("calibration", "per-label logistic regression on the blend's logit"),
-        Level2Stage(
-            "cross_label",
-            f"per-label logistic regression on the blend's logits of the label and its "
-            f"{n_neighbours} most correlated labels",
-            n_neighbours=n_neighbours,
-        ),
-        Level2Stage("stacking", "per-label logistic regression on the members' logits"),
-    ]
+    return [CalibrationStage(), CrossLabelStage(n_neighbours), StackingStage()]
 
 
 def level2_from_arrays(arrays: dict[str, np.ndarray]) -> Level2Model:
