@@ -59,6 +59,8 @@ MIN_TRIAL_CAP_SECONDS = 180.0
 #: minutes on 24k rows (a cap of 180 s against a predicted ~190 s) left an ensemble of linear
 #: models only (0.01482 held out, against 0.01445 with the tabnet and mlp starts).
 FIRST_TRIAL_CAP_FACTOR = 2.0
+#: User attribute of the trials queued by :func:`first_trials` (set when they are queued).
+FIRST_TRIAL_ATTR = "first_trial"
 
 
 def trial_cap_seconds(budget_seconds: float, first_trial: bool = False) -> float:
@@ -204,7 +206,7 @@ def _queue_next_first_trial(
         if capped and seconds > trial_cap_seconds(deadline.budget, first_trial=True):
             continue  # too large a share of this budget; a longer run will try it
         if deadline.can_fit(seconds):
-            study.enqueue_trial(params, skip_if_exists=True)
+            study.enqueue_trial(params, user_attrs={FIRST_TRIAL_ATTR: True}, skip_if_exists=True)
             return
 
 
@@ -313,7 +315,7 @@ class Objective:
     def _refuse_oversized(self, trial: optuna.Trial, predicted_seconds: float) -> None:
         """Stop, before its first fold, a trial predicted to take more than its share of the
         budget (:func:`trial_cap_seconds`); the study's first result is worth any share."""
-        queued = "fixed_params" in trial.system_attrs  # a first trial from the queue
+        queued = bool(trial.user_attrs.get(FIRST_TRIAL_ATTR))
         cap = trial_cap_seconds(self.deadline.budget, first_trial=queued)
         if predicted_seconds > cap and _has_result(trial.study):
             raise TrialStopped(

@@ -251,7 +251,8 @@ def _fail_dead_owners(study: optuna.Study) -> None:
     -9``): the heartbeat window is for workers on other hosts. Those that had been sampled are
     re-queued as they were (at most ``MAX_RETRIES`` times). Works on every storage, the journal
     file included."""
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+    with _experimental_ok():
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(OWNER_ATTR)
         if not isinstance(owner, dict) or not owner_dead(owner):
