@@ -205,11 +205,10 @@ main()
 """
 
 
-def _kill_during_an_artifact_write(command, cwd, env, artifacts, attempt):
-    marker = cwd / f"writing-{attempt}"
-    options = command[3:]  # what follows ``python -m automoa``
+def _start_paused(script, marker, args, cwd, env=None, what="the pause"):
+    """Run ``script`` (a patched ``automoa`` command) until it writes ``marker``; the process."""
     process = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_IN_ARTIFACT_WRITE, str(artifacts), str(marker), *options],
+        [sys.executable, "-c", script, *args],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -217,8 +216,16 @@ def _kill_during_an_artifact_write(command, cwd, env, artifacts, attempt):
     )
     deadline = time.monotonic() + 120
     while not marker.exists():
-        assert process.poll() is None and time.monotonic() < deadline, "no artifact write seen"
+        assert process.poll() is None and time.monotonic() < deadline, f"no {what} seen"
         time.sleep(0.05)
+    return process
+
+
+def _kill_during_an_artifact_write(command, cwd, env, artifacts, attempt):
+    marker = cwd / f"writing-{attempt}"
+    options = command[3:]  # what follows ``python -m automoa``
+    args = [str(artifacts), str(marker), *options]
+    process = _start_paused(_PAUSED_IN_ARTIFACT_WRITE, marker, args, cwd, env, "artifact write")
     time.sleep(0.2)  # the marker is written before the pause: the worker is in it now
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -342,16 +349,8 @@ def test_kill_9_during_the_study_set_up_does_not_block_the_next_search(tmp_path)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     command = _worker_command(data, storage, _space(tmp_path), "--artifacts", "artifacts")
     marker = tmp_path / "setting-up"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_IN_SET_UP, str(marker), *command[3:]],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        assert process.poll() is None and time.monotonic() < deadline, "no set-up seen"
-        time.sleep(0.05)
+    args = [str(marker), *command[3:]]
+    process = _start_paused(_PAUSED_IN_SET_UP, marker, args, tmp_path, what="set-up")
     process.send_signal(signal.SIGKILL)
     process.wait()
     study = optuna.load_study(study_name="shared", storage=make_storage(storage))
