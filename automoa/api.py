@@ -72,8 +72,21 @@ def resolve_device(device: str) -> str:
 #: scale: the selection variants on the diverse pool, the level-2 stages and clipping).
 ENSEMBLE_RESERVE_FRACTION = 0.05
 ENSEMBLE_RESERVE_MAX = 120.0
+#: It never keeps less than 2 s, or a fifth of a budget shorter than 10 s: loading the
+#: candidates and the cheapest stages take that long even on a small study.
+ENSEMBLE_RESERVE_FLOOR = 2.0
+ENSEMBLE_RESERVE_FLOOR_SHARE = 0.2
 #: With extra seeds for the members, it keeps 10% more of the budget to train them.
 SEED_RESERVE_FRACTION = 0.10
+
+
+def ensemble_reserve(budget_seconds: float, extra_seeds: int) -> float:
+    """Seconds of ``budget_seconds`` kept for the ensemble step (and its extra seeds)."""
+    floor = min(ENSEMBLE_RESERVE_FLOOR, ENSEMBLE_RESERVE_FLOOR_SHARE * budget_seconds)
+    reserve = min(ENSEMBLE_RESERVE_MAX, max(floor, ENSEMBLE_RESERVE_FRACTION * budget_seconds))
+    if extra_seeds:
+        reserve += SEED_RESERVE_FRACTION * budget_seconds
+    return reserve
 
 
 def load_data(
@@ -177,6 +190,7 @@ def search(
     ensemble_seeds: int | None = None,
     callbacks: Sequence[StudyCallback] | None = None,
     oversubscribe: bool = False,
+    started: float | None = None,
 ) -> SearchResult:
     """Search pipelines for ``data`` within ``budget``; resumes the study if it exists.
 
@@ -222,6 +236,9 @@ def search(
             optuna-integration's ``MLflowCallback`` or ``WeightsAndBiasesCallback``.
         oversubscribe: allow more ``workers`` than this machine's cores (each worker then gets
             one thread); refused otherwise, as is more workers than the free memory holds.
+        started: the ``time.perf_counter()`` reading the budget counts from (default: this
+            call). The command line passes its command's start, so that its imports and data
+            loading count against ``--budget``.
 
     Returns:
         The result: leaderboard, best trial, ensemble, out-of-fold predictions, export.
@@ -232,7 +249,7 @@ def search(
         StudyError: the study exists with other data or another space.
     """
     started_at = datetime.now(UTC)
-    clock = time.perf_counter()
+    clock = time.perf_counter() if started is None else started
     budget_seconds = parse_duration(budget)
     check_seed(seed)
     if max_trials is not None and max_trials < 1:
@@ -246,11 +263,7 @@ def search(
     if isinstance(extra_seeds, bool) or not isinstance(extra_seeds, int) or extra_seeds < 0:
         raise ConfigError(f"--ensemble-seeds: expected an integer >= 0, got {ensemble_seeds!r}")
     # Time kept for the ensemble step, which runs inside the budget.
-    reserve = (
-        min(ENSEMBLE_RESERVE_MAX, ENSEMBLE_RESERVE_FRACTION * budget_seconds) if ensemble else 0
-    )
-    if ensemble and extra_seeds:
-        reserve += SEED_RESERVE_FRACTION * budget_seconds
+    reserve = ensemble_reserve(budget_seconds, extra_seeds) if ensemble else 0.0
     check_workers(workers, oversubscribe)
     trial_callbacks = check_callbacks(callbacks)
     # Every option is checked before anything is created: a bad --space (or a family whose
@@ -261,7 +274,8 @@ def search(
     check_storage_url(location.storage)
     location.open_artifacts()  # a bad --artifacts fails before the study is touched
     options = {
-        "budget_seconds": budget_seconds - reserve,
+        # What loading, checking and opening took before this point counts too.
+        "budget_seconds": max(0.0, budget_seconds - reserve - (time.perf_counter() - clock)),
         "n_splits": folds,
         "seed": seed,
         "device": resolved_device,
@@ -284,7 +298,7 @@ def search(
             location,
             dataset,
             submission_path=submission_path(location),
-            seconds=max(reserve, budget_seconds - outcome.seconds),
+            seconds=max(reserve, budget_seconds - (time.perf_counter() - clock)),
             extra_seeds=extra_seeds,
         )
         outcome = dataclasses.replace(outcome, ensemble=report)

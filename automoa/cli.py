@@ -6,6 +6,7 @@ import errno
 import functools
 import json
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -274,6 +275,7 @@ def search_command(
     ] = None,
 ) -> None:
     """Search pipelines within the budget; running it again resumes the same study."""
+    started = time.perf_counter()  # --budget counts from here: imports and loading included
     from automoa import api
     from automoa.deadline import parse_duration
     from automoa.report.console import SearchProgress, leaderboard_table
@@ -303,6 +305,7 @@ def search_command(
             ensemble_seeds=ensemble_seeds,
             callbacks=callbacks,
             oversubscribe=oversubscribe,
+            started=started,
         )
     board = result.leaderboard()
     out.print(leaderboard_table(board, limit=10, title=f"study {result.study.study_name}: top 10"))

@@ -1,7 +1,9 @@
+import time
+
 import pytest
 
 import automoa
-from automoa.api import resolve_device
+from automoa.api import ensemble_reserve, resolve_device
 from automoa.exceptions import ConfigError, StudyError
 from automoa.search.study import search_runs
 
@@ -51,3 +53,21 @@ def test_devices():
 def test_max_trials_must_be_positive(tmp_path):
     with pytest.raises(ConfigError, match="--max-trials"):
         automoa.search("bundled:yeast", budget="10s", workdir=tmp_path, max_trials=0)
+
+
+def test_the_ensemble_keeps_a_share_of_the_budget_with_a_floor_for_short_ones():
+    assert ensemble_reserve(10, extra_seeds=0) == 2.0  # 5% would be 0.5 s, too short to load
+    assert ensemble_reserve(5, extra_seeds=0) == 1.0  # never more than a fifth
+    assert ensemble_reserve(600, extra_seeds=0) == 30.0
+    assert ensemble_reserve(3600, extra_seeds=0) == 120.0  # at most 2 minutes
+    assert ensemble_reserve(3600, extra_seeds=1) == 120.0 + 360.0  # plus 10% for seeds
+
+
+def test_the_budget_counts_from_the_start_it_is_given(tmp_path):
+    data = automoa.datasets.load_yeast()
+    # A caller (the command line) that spent its 20 seconds before the call leaves no time.
+    spent = automoa.search(
+        data, budget="20s", space="fast", workdir=tmp_path, started=time.perf_counter() - 20
+    )
+    assert spent.trials_run == 0 and spent.prior_only
+    assert spent.seconds < 20  # nothing waited for the budget
