@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from automoa.preprocessing.base import Step
-from automoa.preprocessing.mlsmote import _check_int, check_resample_inputs
 from automoa.preprocessing.registry import register
+from automoa.preprocessing.resampler_inputs import check_int, check_resample_inputs
 
 __all__ = [
     "LabelPowersetOversampleStep",
@@ -133,7 +133,7 @@ class LabelPowersetOversampleStep(_LabelPowersetStep):
     def __init__(self, percentage: float = 0.25, max_repeats: int = 5) -> None:
         super().__init__(
             percentage=_check_percentage(percentage),
-            max_repeats=_check_int("max_repeats", max_repeats, 1),
+            max_repeats=check_int("max_repeats", max_repeats, 1),
         )
 
     def fit_resample(
@@ -167,8 +167,8 @@ class LabelPowersetSMOTEStep(_LabelPowersetStep):
     def __init__(self, percentage: float = 0.25, max_repeats: int = 5, k: int = 5) -> None:
         super().__init__(
             percentage=_check_percentage(percentage),
-            max_repeats=_check_int("max_repeats", max_repeats, 1),
-            k=_check_int("k", k, 1),
+            max_repeats=check_int("max_repeats", max_repeats, 1),
+            k=check_int("k", k, 1),
         )
 
     def fit_resample(

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from automoa.preprocessing.base import Step
-from automoa.preprocessing.mlsmote import _check_int, check_resample_inputs
 from automoa.preprocessing.registry import register
+from automoa.preprocessing.resampler_inputs import check_int, check_resample_inputs
 
 __all__ = ["RareLabelOversampleStep", "rare_label_duplicates"]
 
@@ -50,8 +50,8 @@ def rare_label_duplicates(
     Raises:
         ValueError: invalid parameters or labels.
     """
-    min_positives = _check_int("min_positives", min_positives, 1)
-    max_repeats = _check_int("max_repeats", max_repeats, 1)
+    min_positives = check_int("min_positives", min_positives, 1)
+    max_repeats = check_int("max_repeats", max_repeats, 1)
     Y = np.asarray(Y)
     if Y.ndim != 2:
         raise ValueError(f"Y must be 2-D, got shape {Y.shape}")
@@ -107,8 +107,8 @@ class RareLabelOversampleStep(Step):
     supervised = True
 
     def __init__(self, min_positives: int = 20, max_repeats: int = 5) -> None:
-        min_positives = _check_int("min_positives", min_positives, 1)
-        max_repeats = _check_int("max_repeats", max_repeats, 1)
+        min_positives = check_int("min_positives", min_positives, 1)
+        max_repeats = check_int("max_repeats", max_repeats, 1)
         super().__init__(min_positives=min_positives, max_repeats=max_repeats)
 
     def fit_resample(
