@@ -1,7 +1,8 @@
 """Multi-label L2 logistic regression: one independent problem per label, solved jointly.
 
 Each label ``j`` has its own problem, ``mean(loss_j) + lam_j ||w_j||^2 / 2`` over its
-coefficients and intercept (log loss, optionally with scikit-learn's ``balanced`` class weights).
+coefficients and intercept (log loss, optionally with scikit-learn's ``balanced`` class weights,
+and optionally over a subsample of each label's negatives).
 The problems share nothing but the features, so :func:`solve` runs them in one loop: one
 (n, d) x (d, L) product per evaluation instead of L separate fits. The optimiser is L-BFGS
 vectorised over labels, with each label's own memory, step length (Armijo backtracking) and
@@ -42,12 +43,15 @@ class Targets:
         cols: the label of each positive cell.
         w_neg: weight of a negative cell per label, or ``None`` for unweighted.
         w_pos: weight of a positive cell per label, or ``None``.
+        kept: (n, L) float32 0/1 mask of the cells each label is fitted on (every positive
+            cell is 1), or ``None`` for all cells: per-label undersampling of negatives.
     """
 
     flat: np.ndarray
     cols: np.ndarray
     w_neg: np.ndarray | None = None
     w_pos: np.ndarray | None = None
+    kept: np.ndarray | None = None
 
     @classmethod
     def of(cls, Y: np.ndarray, class_weight: str = "none") -> Targets:
@@ -85,9 +89,10 @@ class Targets:
         mask = new_col[self.cols] >= 0
         cols = new_col[self.cols[mask]]
         flat = self.flat[mask] // n_labels * len(keep) + cols
+        kept = None if self.kept is None else self.kept[:, keep]
         if self.w_neg is None:
-            return Targets(flat, cols)
-        return Targets(flat, cols, self.w_neg[keep], self.w_pos[keep])
+            return Targets(flat, cols, kept=kept)
+        return Targets(flat, cols, self.w_neg[keep], self.w_pos[keep], kept)
 
 
 def _loss_and_residual(Z: np.ndarray, targets: Targets) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +104,9 @@ def _loss_and_residual(Z: np.ndarray, targets: Targets) -> tuple[np.ndarray, np.
     E = np.exp(np.minimum(Z, _EXP_CAP))
     softplus = np.log1p(E)
     P = np.divide(E, E + np.float32(1.0), out=E)
+    if targets.kept is not None:  # a negative cell left out adds neither loss nor gradient
+        softplus *= targets.kept
+        P *= targets.kept
     z_pos = Z.ravel()[targets.flat]
     L = Z.shape[1]
     if targets.w_neg is None:
@@ -127,7 +135,7 @@ def label_log_loss(Z: np.ndarray, targets: Targets) -> np.ndarray:
     Returns:
         (L,) float64 mean log loss of each label.
     """
-    return _loss_and_residual(Z, Targets(targets.flat, targets.cols))[0] / Z.shape[0]
+    return _loss_and_residual(Z, Targets(targets.flat, targets.cols))[0] / Z.shape[0]  # all cells
 
 
 def solve(
@@ -288,6 +296,8 @@ def _preconditioner(
     Z += b
     P = np.exp(-np.abs(Z))
     P /= (1.0 + P) ** 2  # p (1 - p), written so that it cannot overflow
+    if targets.kept is not None:
+        P *= targets.kept
     if targets.w_neg is not None:
         p_pos = P.ravel()[targets.flat] * targets.w_pos[targets.cols]
         P *= targets.w_neg
@@ -329,7 +339,8 @@ def start_intercepts(Y: np.ndarray, targets: Targets) -> np.ndarray:
         (L,) float32 intercepts.
     """
     pos = Y.sum(axis=0).astype(np.float64)
-    pos, neg = pos + 1.0, Y.shape[0] - pos + 1.0
+    cells = Y.shape[0] if targets.kept is None else targets.kept.sum(axis=0, dtype=np.float64)
+    pos, neg = pos + 1.0, cells - pos + 1.0
     if targets.w_neg is not None:
         pos, neg = pos * targets.w_pos, neg * targets.w_neg
     return np.log(pos / neg).astype(np.float32)

@@ -5,7 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.models import get_family
-from automoa.models.linear import inner_validation_rows
+from automoa.models.linear import inner_validation_rows, negative_subsample
 from automoa.testing import check_model_family
 
 
@@ -168,6 +168,8 @@ def test_expired_deadline_stops_the_fit(params):
         {"C_min": 0.0},
         {"path_size": 1},
         {"max_iter": 0},
+        {"negative_rate": 0.0},
+        {"negative_rate": 1.5},
     ],
 )
 def test_bad_parameters_rejected(bad):
@@ -175,7 +177,57 @@ def test_bad_parameters_rejected(bad):
         get_family("linear")(**bad)
 
 
-@pytest.mark.parametrize("params", [{}, {"class_weight": "balanced"}])
+@pytest.mark.parametrize("params", [{}, {"class_weight": "balanced"}, {"negative_rate": 0.5}])
 def test_penalty_path_passes_conformance(params):
     # tests/models/test_conformance.py checks the fixed-C mode; this checks the default path.
     check_model_family(get_family("linear"), params)
+
+
+def test_negative_subsample_keeps_every_positive_and_a_share_of_each_labels_negatives():
+    Y = (np.random.default_rng(0).random((5000, 4)) < [0.01, 0.1, 0.3, 0.0]).astype(np.uint8)
+    kept, share = negative_subsample(Y, 0.25, seed=1)
+    assert np.all(kept[Y == 1] == 1)  # positives are never dropped
+    negatives = Y == 0
+    np.testing.assert_allclose(share, (kept * negatives).sum(0) / negatives.sum(0))
+    assert np.all(np.abs(share - 0.25) < 0.03)
+    assert not np.array_equal(kept[:, 0], kept[:, 1])  # each label draws its own rows
+    again, _ = negative_subsample(Y, 0.25, seed=1)
+    assert np.array_equal(kept, again)  # the seed decides
+
+
+def test_undersampled_labels_match_sklearn_on_their_kept_rows_then_move_their_intercepts():
+    X, Y = _data()
+    fitted = get_family("linear")(C=0.3, negative_rate=0.5).fit(X, Y, seed=3)
+    kept, share = negative_subsample(Y, 0.5, seed=3)
+    Xs = (X - fitted.mean) / fitted.scale
+    for label in range(Y.shape[1]):
+        rows = kept[:, label] > 0
+        assert rows.sum() < len(Y)  # this label really was fitted on fewer rows
+        reference = _reference(Xs[rows], Y[rows, label], 0.3)
+        np.testing.assert_allclose(fitted.coef[:, label], reference.coef_[0], atol=2e-3)
+        # The prior correction: odds fitted on a share r of the negatives are 1/r too high.
+        corrected = reference.intercept_[0] + np.log(share[label])
+        np.testing.assert_allclose(fitted.intercept[label], corrected, atol=2e-3)
+
+
+def test_undersampling_negatives_keeps_the_probabilities_calibrated():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12000, 6)).astype(np.float32)
+    logits = X @ rng.normal(scale=0.6, size=(6, 3)) - np.array([3.5, 4.0, 4.5])  # rare labels
+    Y = (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(np.uint8)
+    train, test = slice(0, 8000), slice(8000, None)
+
+    def loss(P):
+        P = np.clip(P, 1e-7, 1 - 1e-7)
+        return -np.mean(Y[test] * np.log(P) + (1 - Y[test]) * np.log(1 - P))
+
+    full = get_family("linear")().fit(X[train], Y[train])
+    under = get_family("linear")(negative_rate=0.2).fit(X[train], Y[train], seed=0)
+    P, P_full = under.predict_proba(X[test]), full.predict_proba(X[test])
+    rate = P_full.mean(axis=0)  # the fit on every row
+    assert np.all(np.abs(P.mean(axis=0) / rate - 1) < 0.15)  # calibrated on average
+    assert loss(P) < 1.03 * loss(P_full)
+    # Without the correction the predicted rates would be over twice too high.
+    _, share = negative_subsample(Y[train], 0.2, seed=0)
+    under.intercept = under.intercept - np.log(share).astype(np.float32)
+    assert np.all(under.predict_proba(X[test]).mean(axis=0) > 2 * rate)
