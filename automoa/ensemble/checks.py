@@ -145,6 +145,77 @@ def frozen_array(owner: str, name: str, value: Any, dtype: Any) -> np.ndarray:
     return array
 
 
+def check_level2_arrays(
+    owner: str, coef: Any, intercept: Any, fitted: Any, weights: Any, n_columns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The checked, read-only arrays of a per-label level-2 regression over a blend.
+
+    Args:
+        owner: the model's name in errors (``"stacker"``, ``"cross-label stacker"``).
+        coef: (L, n_columns) coefficients.
+        intercept: (L,) intercepts.
+        fitted: bool (L,) whether each label's regression is used.
+        weights: (m,) blend weights of the members, non-negative, summing to 1.
+        n_columns: the number of coefficient columns the model reads.
+
+    Returns:
+        ``(coef, intercept, fitted, weights)`` as float64, float64, bool and float64 copies.
+
+    Raises:
+        ConfigError: a wrong shape or dtype, non-finite coefficients, or weights that are not
+            non-negative and summing to 1.
+    """
+    coef = frozen_array(owner, "coef", coef, np.float64)
+    if coef.ndim != 2 or coef.shape[0] == 0 or coef.shape[1] != n_columns:
+        raise ConfigError(
+            f"{owner} coef: expected a non-empty (L, {n_columns}) matrix, got {coef.shape}"
+        )
+    intercept = frozen_array(owner, "intercept", intercept, np.float64)
+    if np.asarray(fitted).dtype != bool:
+        raise ConfigError(
+            f"{owner} fitted: expected a boolean array, got {np.asarray(fitted).dtype}"
+        )
+    fitted = frozen_array(owner, "fitted", fitted, bool)
+    for name, value in (("intercept", intercept), ("fitted", fitted)):
+        if value.shape != (coef.shape[0],):
+            raise ConfigError(
+                f"{owner} {name}: expected shape {(coef.shape[0],)} to match coef "
+                f"{coef.shape}, got {value.shape}"
+            )
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ConfigError(f"{owner} coef/intercept: expected finite values")
+    weights = frozen_array(owner, "weights", weights, np.float64)
+    if (
+        weights.ndim != 1
+        or weights.size == 0
+        or not (np.isfinite(weights).all() and (weights >= 0).all())
+        or not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-9)
+    ):
+        raise ConfigError(
+            f"{owner} weights: expected a non-empty vector of non-negative weights summing to "
+            f"1, got {weights.tolist()}"
+        )
+    return coef, intercept, fitted, weights
+
+
+def check_fold_order(folds: Sequence[int], n_ensembles: int, present: Any) -> tuple[int, ...]:
+    """The folds of a nested estimate: one per ensemble, each fold of the data once.
+
+    Raises:
+        ConfigError: a count that does not match the ensembles, or a fold missing or repeated.
+    """
+    folds = tuple(int(f) for f in folds)
+    if len(folds) != n_ensembles:
+        raise ConfigError(
+            f"folds: expected one fold per ensemble ({n_ensembles}), got {len(folds)}"
+        )
+    if sorted(folds) != list(present):
+        raise ConfigError(
+            f"folds: expected each fold of fold_of {list(present)} once, got {list(folds)}"
+        )
+    return folds
+
+
 def logit(p: np.ndarray) -> np.ndarray:
     """float64 logit of probabilities clipped to [LOGIT_EPS, 1 - LOGIT_EPS]."""
     q = np.clip(np.asarray(p, dtype=np.float64), LOGIT_EPS, 1.0 - LOGIT_EPS)

@@ -37,13 +37,14 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_fold_order,
     check_labels,
+    check_level2_arrays,
     check_mask,
     check_members,
     check_probabilities,
     check_weights,
     fetch_candidate,
-    frozen_array,
     logit,
 )
 from automoa.ensemble.selection import Ensemble
@@ -88,43 +89,16 @@ class CrossLabelStacker:
     weights: np.ndarray
 
     def __post_init__(self) -> None:
-        coef = frozen_array("cross-label stacker", "coef", self.coef, np.float64)
-        if coef.ndim != 2 or coef.shape[0] == 0 or coef.shape[1] == 0:
+        width = np.shape(self.coef)[-1] if np.ndim(self.coef) == 2 else 0
+        coef, intercept, fitted, weights = check_level2_arrays(
+            "cross-label stacker", self.coef, self.intercept, self.fitted, self.weights, width
+        )
+        if width < 1:
             raise ConfigError(
                 f"cross-label stacker coef: expected a non-empty (L, 1 + k) matrix, got "
                 f"{coef.shape}"
             )
-        n_labels, k = coef.shape[0], coef.shape[1] - 1
-        neighbours = _frozen_neighbours(self.neighbours, n_labels, k)
-        intercept = frozen_array("cross-label stacker", "intercept", self.intercept, np.float64)
-        fitted = np.asarray(self.fitted)
-        if fitted.dtype != bool:
-            raise ConfigError(
-                f"cross-label stacker fitted: expected a boolean array, got {fitted.dtype}"
-            )
-        fitted = frozen_array("cross-label stacker", "fitted", fitted, bool)
-        weights = frozen_array("cross-label stacker", "weights", self.weights, np.float64)
-        for name, value, shape in (
-            ("intercept", intercept, (n_labels,)),
-            ("fitted", fitted, (n_labels,)),
-        ):
-            if value.shape != shape:
-                raise ConfigError(
-                    f"cross-label stacker {name}: expected shape {shape} to match coef "
-                    f"{coef.shape}, got {value.shape}"
-                )
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            raise ConfigError("cross-label stacker coef/intercept: expected finite values")
-        if (
-            weights.ndim != 1
-            or weights.size == 0
-            or not (np.isfinite(weights).all() and (weights >= 0).all())
-            or not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-9)
-        ):
-            raise ConfigError(
-                f"cross-label stacker weights: expected a non-empty vector of non-negative "
-                f"weights summing to 1, got {weights.tolist()}"
-            )
+        neighbours = _frozen_neighbours(self.neighbours, coef.shape[0], width - 1)
         object.__setattr__(self, "neighbours", neighbours)
         object.__setattr__(self, "coef", coef)
         object.__setattr__(self, "intercept", intercept)
@@ -293,15 +267,7 @@ def honest_cross_label(
     Yb, kn = check_labels(Y, known_negative)
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
     n_neighbours, C, min_positives = _check_options(n_neighbours, C, min_positives)
-    folds = tuple(int(f) for f in folds)
-    if len(folds) != len(ensembles):
-        raise ConfigError(
-            f"folds: expected one fold per ensemble ({len(ensembles)}), got {len(folds)}"
-        )
-    if sorted(folds) != list(present):
-        raise ConfigError(
-            f"folds: expected each fold of fold_of {list(present)} once, got {list(folds)}"
-        )
+    folds = check_fold_order(folds, len(ensembles), present)
     oof = np.empty(Yb.shape, dtype=np.float32)
     fold_scores, stackers = [], []
     for fold, ens in zip(folds, ensembles, strict=True):

@@ -26,13 +26,14 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_fold_order,
     check_labels,
+    check_level2_arrays,
     check_mask,
     check_members,
     check_probabilities,
     check_weights,
     fetch_candidate,
-    frozen_array,
     logit,
 )
 from automoa.ensemble.selection import Ensemble
@@ -79,41 +80,12 @@ class Stacker:
     on_blend: bool = False
 
     def __post_init__(self) -> None:
-        coef = frozen_array("stacker", "coef", self.coef, np.float64)
-        if coef.ndim != 2 or coef.shape[0] == 0 or coef.shape[1] == 0:
-            raise ConfigError(f"stacker coef: expected a non-empty (L, m) matrix, got {coef.shape}")
-        n_labels, width = coef.shape
-        m = np.shape(self.weights)[0] if np.ndim(self.weights) == 1 else width
-        if width != (1 if self.on_blend else m):
-            raise ConfigError(
-                f"stacker coef: expected {1 if self.on_blend else m} column(s) "
-                f"({'the blend' if self.on_blend else 'one per member'}), got {width}"
-            )
-        intercept = frozen_array("stacker", "intercept", self.intercept, np.float64)
-        fitted = np.asarray(self.fitted)
-        if fitted.dtype != bool:
-            raise ConfigError(f"stacker fitted: expected a boolean array, got {fitted.dtype}")
-        fitted = frozen_array("stacker", "fitted", fitted, bool)
-        weights = frozen_array("stacker", "weights", self.weights, np.float64)
-        for name, value, shape in (
-            ("intercept", intercept, (n_labels,)),
-            ("fitted", fitted, (n_labels,)),
-            ("weights", weights, (m,)),
-        ):
-            if value.shape != shape:
-                raise ConfigError(
-                    f"stacker {name}: expected shape {shape} to match coef {coef.shape}, got "
-                    f"{value.shape}"
-                )
-        object.__setattr__(self, "on_blend", bool(self.on_blend))
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            raise ConfigError("stacker coef/intercept: expected finite values")
-        if not (np.isfinite(weights).all() and (weights >= 0).all()) or not np.isclose(
-            weights.sum(), 1.0, rtol=0.0, atol=1e-9
-        ):
-            raise ConfigError(
-                f"stacker weights: expected non-negative weights summing to 1, got {list(weights)}"
-            )
+        on_blend = bool(self.on_blend)
+        m = np.shape(self.weights)[0] if np.ndim(self.weights) == 1 else 0
+        coef, intercept, fitted, weights = check_level2_arrays(
+            "stacker", self.coef, self.intercept, self.fitted, self.weights, 1 if on_blend else m
+        )
+        object.__setattr__(self, "on_blend", on_blend)
         object.__setattr__(self, "coef", coef)
         object.__setattr__(self, "intercept", intercept)
         object.__setattr__(self, "fitted", fitted)
@@ -274,15 +246,7 @@ def honest_stacking(
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
     C, min_positives = _check_options(C, min_positives)
     on_blend = _check_features(features)
-    folds = tuple(int(f) for f in folds)
-    if len(folds) != len(ensembles):
-        raise ConfigError(
-            f"folds: expected one fold per ensemble ({len(ensembles)}), got {len(folds)}"
-        )
-    if sorted(folds) != list(present):
-        raise ConfigError(
-            f"folds: expected each fold of fold_of {list(present)} once, got {list(folds)}"
-        )
+    folds = check_fold_order(folds, len(ensembles), present)
     oof = np.empty(Yb.shape, dtype=np.float32)
     fold_scores, stackers = [], []
     for fold, ens in zip(folds, ensembles, strict=True):
