@@ -113,7 +113,7 @@ class EnsembleReport:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     """A search trial offered to the ensemble, with its complete seed siblings."""
 
     trial: optuna.trial.FrozenTrial
@@ -150,11 +150,20 @@ def _readable(path: Path, shape: tuple[int, int], trial: int) -> bool:
     return ok
 
 
-def _candidates(
+def ensemble_candidates(
     study: optuna.Study, artifacts: StudyArtifacts, shape: tuple[int, int]
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """The best complete search trials whose OOF artifact is present and readable, with their
-    siblings."""
+    seed siblings: what the ensemble step chooses from, best first.
+
+    Args:
+        study: the study.
+        artifacts: its artifact store.
+        shape: the (n, L) shape every OOF array must have.
+
+    Returns:
+        At most ``MAX_CANDIDATES`` candidates.
+    """
     trials = study.get_trials(deepcopy=False)
     by_number = {t.number: t for t in trials}
     groups = seed_groups(trials)
@@ -178,7 +187,7 @@ def _candidates(
             if sibling is not None and _readable(sibling, shape, number):
                 paths.append(sibling)
                 numbers.append(number)
-        usable.append(_Candidate(trial, tuple(paths), tuple(numbers)))
+        usable.append(Candidate(trial, tuple(paths), tuple(numbers)))
         if len(usable) == MAX_CANDIDATES:
             break
     return usable
@@ -244,7 +253,7 @@ def build_ensemble(
     deadline = Deadline(seconds)
     meta = read_meta_for(study, dataset)
     artifacts = location.open_artifacts()
-    candidates = _candidates(study, artifacts, dataset.Y.shape)
+    candidates = ensemble_candidates(study, artifacts, dataset.Y.shape)
     if not candidates:
         raise StudyError(f"study {study.study_name!r} has no complete trial to ensemble yet")
     kn = dataset.known_negative
@@ -297,7 +306,7 @@ def build_ensemble(
         )
         seed_notes.extend(trained.notes)
         if trained.trained:
-            candidates = _candidates(study, artifacts, dataset.Y.shape)
+            candidates = ensemble_candidates(study, artifacts, dataset.Y.shape)
             groups = [candidate_group(c.trial) for c in candidates]
     seed_gain = None
     averaged = False
