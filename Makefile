@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Tested versions come from constraints.txt; pyproject.toml keeps ranges permissive.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: install demo test test-fast lint format api-docs bench clean
+.PHONY: install demo test test-fast test-min lint format api-docs bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,17 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The lower bounds of pyproject.toml, installed together from constraints-min.txt into their own
+# environment: every floor must be one that passes (CI runs this after `make test`).
+VENV_MIN := .venv-min
+PIP_INSTALL_MIN := $(VENV_MIN)/bin/python -m pip install --quiet --disable-pip-version-check \
+	-c constraints-min.txt
+test-min:
+	test -x $(VENV_MIN)/bin/python || $(PYTHON) -m venv $(VENV_MIN)
+	$(PIP_INSTALL_MIN) torch==2.13.0
+	$(PIP_INSTALL_MIN) -e '.[dev,xgboost-cpu]'
+	$(VENV_MIN)/bin/python -m pytest -q -m "not slow"
+
 lint: install
 	$(BIN)/ruff check automoa tests benchmarks tools
 	$(BIN)/ruff format --check automoa tests benchmarks tools
@@ -50,4 +61,4 @@ bench: install
 	$(BIN)/python benchmarks/controller_overhead.py
 
 clean:
-	rm -rf $(VENV) .automoa-demo .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VENV_MIN) .automoa-demo .pytest_cache build *.egg-info

@@ -22,6 +22,7 @@ import numpy as np
 
 from automoa.benchmark.datasets import BenchmarkTask
 from automoa.benchmark.systems import SystemRun, finish_predictions
+from automoa.npz import save_npz
 from automoa.threads import NATIVE_THREAD_VARIABLES
 
 RUNNERS = Path(__file__).parent / "runners"
@@ -119,7 +120,7 @@ def run_external(
         workdir / "options.json",
         workdir / "result.npz",
     )
-    np.savez(task_file, X=train.X[rows], Y=train.Y[rows], X_test=train.X_test)
+    save_npz(task_file, {"X": train.X[rows], "Y": train.Y[rows], "X_test": train.X_test})
     options = {
         "budget_seconds": budget_seconds,
         "seed": seed,

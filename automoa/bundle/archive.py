@@ -23,6 +23,7 @@ from automoa.bundle.checks import read_array
 from automoa.exceptions import AutomoaError, BundleError
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
+from automoa.npz import save_npz
 from automoa.preprocessing.base import StepState
 from automoa.preprocessing.chain import FittedChain
 from automoa.search.objective import FoldModel
@@ -83,7 +84,7 @@ def save_fold_models(
     spec = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, **info, "folds": folds}
     arrays[_SPEC_KEY] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
     with atomic_write(path) as out:
-        np.savez_compressed(out, allow_pickle=False, **arrays)
+        save_npz(out, arrays, compressed=True)
 
 
 def load_fold_models(

@@ -37,6 +37,7 @@ from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, check_directory_path
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
+from automoa.npz import save_npz
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.ensembling import (
     EnsembleReport,
@@ -200,7 +201,7 @@ def export_bundle(
         report.members = [m for m, _ in members]
         files = [name for _, name in members]
         if combiner.stacker is not None:
-            np.savez(staging / STACKER_FILE, allow_pickle=False, **combiner.stacker.to_arrays())
+            save_npz(staging / STACKER_FILE, combiner.stacker.to_arrays())
             files.append(STACKER_FILE)
         manifest = _manifest(study, dataset, ensemble, combiner, members, meta.metric)
         manifest["files"] = file_entries(staging, files)

@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from automoa.npz import save_npz
 from automoa.preprocessing.base import StepState
 from automoa.spaces.config import StepConfig
 
@@ -233,7 +234,7 @@ def write_entry(out: BinaryIO, entry: CacheEntry) -> None:
         "states": states,
     }
     arrays[_SPEC_KEY] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
-    np.savez(out, allow_pickle=False, **arrays)
+    save_npz(out, arrays)
 
 
 def read_entry(path: Path) -> CacheEntry | None:

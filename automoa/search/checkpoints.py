@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automoa.npz import save_npz
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.spaces.config import PipelineConfig
 
@@ -91,7 +92,7 @@ class FoldCheckpoints:
         if record.test_pred is not None:
             arrays["test_pred"] = record.test_pred
         buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=False, **arrays)
+        save_npz(buffer, arrays)
         self.artifacts.write_bytes(self._name(fold), buffer.getvalue())
 
     def clear(self) -> None:

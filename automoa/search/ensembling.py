@@ -38,6 +38,7 @@ from automoa.ensemble.pipeline import PipelineOptions, PipelineResult, run_pipel
 from automoa.exceptions import StudyError
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models.registry import get_family
+from automoa.npz import save_npz
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.pruning import is_seed_sibling
 from automoa.search.seeds import seed_groups, train_seed_siblings
@@ -384,7 +385,7 @@ def _expanded(combiner: Combiner, weights: list[float]) -> Combiner:
 def _save_stacker(study: optuna.Study, artifacts: StudyArtifacts, stacker: Level2Model) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stacker.npz"
-        np.savez(path, allow_pickle=False, **stacker.to_arrays())
+        save_npz(path, stacker.to_arrays())
         return upload_artifact(
             artifact_store=artifacts.store,
             file_path=str(path),
