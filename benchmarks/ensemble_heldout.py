@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from automoa.benchmark.datasets import benchmark_tasks, default_datasets_dir
+from automoa.benchmark.datasets import default_datasets_dir
+from automoa.benchmark.runner import kept_run_task
 from automoa.ensemble.level2 import standard_stages
 from automoa.ensemble.variants import standard_variants
 from automoa.metrics import mean_columnwise_log_loss
@@ -34,17 +35,8 @@ from automoa.search.ensembling import candidate_group, ensemble_candidates, stor
 from automoa.search.study import resolve_location
 
 
-def _dataset_name(run: Path) -> str:
-    for separator in ("-test-", "-0of"):
-        if separator in run.name:
-            return run.name.split(separator)[0]
-    raise SystemExit(f"{run}: not a benchmark run directory (<dataset>-test-... or -0of5-...)")
-
-
 def _table(run: Path, study_name: str, cache: Path) -> list[str]:
-    task = next(
-        benchmark_tasks(_dataset_name(run), datasets_dir=default_datasets_dir(), cache_dir=cache)
-    )
+    task = kept_run_task(run, datasets_dir=default_datasets_dir(), cache_dir=cache)
     data = task.train
     location = resolve_location(study_name, run)
     study = optuna.load_study(study_name=study_name, storage=location.storage)

@@ -28,15 +28,9 @@ import numpy as np
 import pandas as pd
 
 from automoa.api import ensemble
-from automoa.benchmark.datasets import benchmark_tasks, default_datasets_dir
+from automoa.benchmark.datasets import default_datasets_dir
+from automoa.benchmark.runner import kept_run_task
 from automoa.metrics import mean_columnwise_log_loss
-
-
-def _dataset_name(run: Path) -> str:
-    for separator in ("-test-", "-0of"):
-        if separator in run.name:
-            return run.name.split(separator)[0]
-    raise SystemExit(f"{run}: not a benchmark run directory (<dataset>-test-... or -0of5-...)")
 
 
 def _working_copy(run: Path, into: Path) -> Path:
@@ -51,9 +45,7 @@ def _working_copy(run: Path, into: Path) -> Path:
 
 
 def _row(run: Path, study: str, seeds: int, scratch: Path) -> str:
-    task = next(
-        benchmark_tasks(_dataset_name(run), datasets_dir=default_datasets_dir(), cache_dir=scratch)
-    )
+    task = kept_run_task(run, datasets_dir=default_datasets_dir(), cache_dir=scratch)
     data = task.train
     copy = _working_copy(run, scratch)
 

@@ -16,6 +16,7 @@ loss on the task, computed whether or not that system is run).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -243,6 +244,39 @@ def run_benchmark(
     return pd.read_csv(results_path, dtype={"fold": str})
 
 
+_RUN_LABEL = re.compile(r"^(?P<dataset>.+)-(?P<fold>test|\d+of\d+)-.+-[^-]+-s\d+$")
+
+
+def run_label(task: BenchmarkTask, system: str, budget: float | None, seed: int) -> str:
+    """The name of a run's work directory under ``out/runs`` (kept with ``keep_workdirs``)."""
+    return f"{task.dataset}-{task.fold.replace('/', 'of')}-{system}-{budget or 0:g}-s{seed}"
+
+
+def kept_run_task(run: Path, *, datasets_dir: Path, cache_dir: Path) -> BenchmarkTask:
+    """The benchmark task (training rows, held-out labels) of a kept run directory.
+
+    Raises:
+        ConfigError: the directory's name is not one :func:`run_label` gives, or names a fold
+            its dataset does not have.
+    """
+    match = _RUN_LABEL.match(run.name)
+    if match is None:
+        raise ConfigError(f"{run}: not a kept benchmark run (<dataset>-<fold>-<system>-...)")
+    fold = match["fold"].replace("of", "/")
+    index, outer = (int(part) for part in fold.split("/")) if "/" in fold else (0, 5)
+    tasks = benchmark_tasks(
+        match["dataset"],
+        datasets_dir=datasets_dir,
+        cache_dir=cache_dir,
+        outer_folds=outer,
+        folds_to_run=index + 1,
+    )
+    for task in tasks:
+        if task.fold == fold:
+            return task
+    raise ConfigError(f"{run}: dataset {match['dataset']!r} has no fold {fold!r}")
+
+
 def _evaluate(
     config: BenchmarkConfig,
     task: BenchmarkTask,
@@ -252,7 +286,7 @@ def _evaluate(
     references: tuple[float, float] = (float("nan"), float("nan")),
 ) -> dict:
     runs_dir = config.out / "runs"
-    label = f"{task.dataset}-{task.fold.replace('/', 'of')}-{system}-{budget or 0:g}-s{seed}"
+    label = run_label(task, system, budget, seed)
     workdir = runs_dir / label
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
