@@ -35,11 +35,21 @@ REFERENCE_SECONDS_PER_UNIT: dict[str, float] = {
     # one (row x sampled feature x label x tree level) histogram update: the moa space's default
     # (120 rounds, depth 3, 7% of the columns, 64 bins) took 213 s for a 19k-row fold
     "xgboost": 6.0e-9,
-    # one multiply-accumulate of a training step (forward + backward = 3 products)
-    "mlp": 1.7e-11,
+    # one multiply-accumulate of a training step (forward + backward = 3 products), plus
+    # _MLP_STEP_UNITS per optimiser step; fitted on one 14k-row fold of 905 features and 206
+    # labels: 2 x 1024 at batch 128 for 25 epochs 24 s, at batch 512 for 15 epochs 6.5 s,
+    # 2 x 512 at batch 512 for 15 epochs 3.6 s
+    "mlp": 2.8e-12,
     "tabnet": 6.0e-11,
     "prior": 0.0,
 }
+#: Work units of one optimiser step of an MLP beyond its products (BatchNorm, weight norm, the
+#: optimiser update, Python): about 6.5 ms on the reference machine, so that small batches cost
+#: more per epoch than their products say (batch 128 against 512: 3x the seconds per epoch for
+#: the same network).
+_MLP_STEP_UNITS = 2.3e9
+#: Rows per step when a configuration does not say.
+_DEFAULT_BATCH_SIZE = 256
 #: Seconds per (row x feature) of a fitted preprocessing step that is not cached (the moa
 #: space's rank-gauss, two PCAs and variance filter took 4.7 s on a 17.7k x 875 fold).
 _STEP_SECONDS_PER_CELL = 5e-8
@@ -138,8 +148,15 @@ def _mlp_macs(params: Mapping[str, Any], d: float, n_out: float) -> float:
 
 
 def _torch_units(
-    params: Mapping[str, Any], rows: float, d: float, shape: DataShape, macs: float
+    params: Mapping[str, Any],
+    rows: float,
+    d: float,
+    shape: DataShape,
+    macs: float,
+    step_units: float = 0.0,
 ) -> float:
+    """Units of training: 3 products per multiply-accumulate of every row of every epoch, and
+    ``step_units`` per optimiser step, times seeds and auxiliary stages."""
     epochs = float(params.get("epochs", 20))
     seeds = float(params.get("n_seeds", 1))
     aux = params.get("aux", "none")
@@ -149,7 +166,9 @@ def _torch_units(
     elif aux == "two_stage":
         inner = float(params.get("stage1_folds", 3))
         factor += inner * (inner - 1) / inner  # stage-1 networks on inner training folds
-    return 3.0 * macs * rows * epochs * seeds * factor
+    steps_per_epoch = math.ceil(rows / max(int(params.get("batch_size", _DEFAULT_BATCH_SIZE)), 1))
+    per_epoch = 3.0 * macs * rows + step_units * steps_per_epoch
+    return per_epoch * epochs * seeds * factor
 
 
 def work_units(config: PipelineConfig, shape: DataShape) -> tuple[float, float]:
@@ -163,7 +182,8 @@ def work_units(config: PipelineConfig, shape: DataShape) -> tuple[float, float]:
     elif family == "xgboost":
         units = _xgboost_units(params, rows, d, shape)
     elif family == "mlp":
-        units = _torch_units(params, rows, d, shape, _mlp_macs(params, d, n_out))
+        macs = _mlp_macs(params, d, n_out)
+        units = _torch_units(params, rows, d, shape, macs, _MLP_STEP_UNITS)
     elif family == "tabnet":
         width = float(params.get("n_d", 32)) + float(params.get("n_a", 32))
         steps = float(params.get("n_steps", 1))
@@ -172,7 +192,7 @@ def work_units(config: PipelineConfig, shape: DataShape) -> tuple[float, float]:
         units = _torch_units(params, rows, d, shape, macs)
     else:
         # an unknown (user-registered) family: as expensive as a network over the features
-        units = _torch_units({}, rows, d, shape, _mlp_macs({}, d, n_out))
+        units = _torch_units({}, rows, d, shape, _mlp_macs({}, d, n_out), _MLP_STEP_UNITS)
     return units, step_seconds
 
 

@@ -32,6 +32,25 @@ def test_cost_grows_with_the_data_and_the_configuration() -> None:
     assert reference_fold_seconds(wide, SHAPE) > 1.3 * reference_fold_seconds(LINEAR, SHAPE)
 
 
+def test_small_batches_cost_more_per_epoch_than_their_products() -> None:
+    # Measured on 2 cores (benchmarks/results/mlp_sizes.md): 2 x 1024 at batch 128 took ~3x the
+    # seconds per epoch of the same network at batch 512; the products alone are equal.
+    def epoch_cost(batch_size: int) -> float:
+        params = {**MLP.model_params, "batch_size": batch_size, "epochs": 1}
+        return reference_fold_seconds(PipelineConfig("mlp", params), SHAPE)
+
+    assert 2.0 < epoch_cost(128) / epoch_cost(512) < 4.0
+    assert epoch_cost(1024) < epoch_cost(512)
+    # A narrower network is cheaper at the same batch size, but not in proportion to its
+    # products: the per-step work stays.
+    narrow = {**MLP.model_params, "hidden_size": 256, "batch_size": 512}
+    wide = {**MLP.model_params, "batch_size": 512}
+    ratio = reference_fold_seconds(PipelineConfig("mlp", narrow), SHAPE) / reference_fold_seconds(
+        PipelineConfig("mlp", wide), SHAPE
+    )
+    assert 0.2 < ratio < 0.6
+
+
 def test_calibration_learns_the_family_and_the_machine() -> None:
     model = CostModel(SHAPE)
     assert model.fold_seconds(MLP) == reference_fold_seconds(MLP, SHAPE)  # nothing seen yet

@@ -189,12 +189,13 @@ def test_shipped_space_contents() -> None:
     moa = load_space("moa")
     assert set(moa.families) == {"linear", "mlp", "tabnet", "xgboost"}
     assert [start.name for start in moa.starts] == [
+        "mlp-fast",
         "mlp-starter",
         "mlp-aux-multitask",
         "resnet2",
         "tabnet-moa",
     ]
-    starter = start_params(moa, moa.starts[0])
+    starter = start_params(moa, moa.starts[1])
     assert starter["model.family"] == "mlp"
     assert starter["loss.name"] == "smoothed_bce"
     assert starter["loss.smoothed_bce.smoothing"] == 0.001
