@@ -22,6 +22,8 @@ study and persisting the result is :mod:`automoa.search.ensembling`'s job.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,11 @@ from automoa.metrics import columnwise_log_loss, mean_columnwise_log_loss
 #: Candidates (the best by CV score) among which ``best_single`` picks per fold: one exact
 #: pass each.
 BEST_SINGLE_POOL = 50
+#: Fewest greedy steps worth running when the whole selection does not fit the time left.
+MIN_GREEDY_STEPS = 5
+#: Share of the time left that a shortened selection may be predicted to take (the rest is for
+#: the stages after it and the final fit).
+_SHORTENED_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,32 @@ class PipelineResult:
     honest_oof: np.ndarray = field(repr=False)
 
 
-class _Clock:
+def shortened(
+    variant: SelectionVariant, predicted: float, remaining: float
+) -> SelectionVariant | None:
+    """``variant`` with fewer greedy steps, so that it fits ``remaining`` seconds, or ``None``
+    when it is not a greedy selection or fewer than :data:`MIN_GREEDY_STEPS` would fit.
+
+    A greedy selection is useful after a few steps (its ensemble is the best point of its
+    trajectory so far), and its cost is predicted for all ``max_iterations`` steps while it
+    usually stops earlier: skipping it whenever the full count did not fit left a 15-minute
+    search on 24k rows with its best trial alone (greedy predicted 55 s with 52 s left, where
+    a 5-minute search's took 4 s against 20 s predicted).
+    """
+    if variant.method != "greedy" or predicted <= 0 or not math.isfinite(remaining):
+        return None
+    iterations = int(variant.options.get("max_iterations", 50))
+    steps = int(iterations * _SHORTENED_SHARE * max(remaining, 0.0) / predicted)
+    if steps < max(MIN_GREEDY_STEPS, int(variant.options.get("init_best", 0)) + 1):
+        return None
+    return dataclasses.replace(
+        variant,
+        options={**variant.options, "max_iterations": min(steps, iterations)},
+        note=f"{variant.note}; {steps} steps of {iterations} to fit the time left",
+    )
+
+
+class PassClock:
     """Seconds per candidate pass, measured once and corrected by every stage that ran."""
 
     def __init__(self, pass_seconds: float) -> None:
@@ -210,7 +242,7 @@ def run_pipeline(
     # exact metric): the first estimate of a pass's seconds on this machine.
     started = time.perf_counter()
     select([oofs[best]], Yb, max_iterations=1, shortlist=0, known_negative=kn)
-    clock = _Clock(max((time.perf_counter() - started) / 4, 1e-7))
+    clock = PassClock(max((time.perf_counter() - started) / 4, 1e-7))
     started = time.perf_counter()
     single = _best_single_honest(oofs, Yb, fold_of, folds, kn, limit=BEST_SINGLE_POOL)
     stages.append(
@@ -236,14 +268,21 @@ def run_pipeline(
         seed=options.seed,
     )
     chosen_name, chosen = "best_single", single
+    ran = {}
     for variant in variants:
         if variant.name == "best_single":
             continue
         predicted = clock.predict(variant.passes() * (1 + 0.8 * len(folds)))
         if not deadline.can_fit(predicted):
-            note = f"needs ~{predicted:.0f}s, {max(deadline.remaining(), 0):.0f}s left"
-            stages.append(StageRecord(variant.name, "selection", None, False, note, 0.0, predicted))
-            continue
+            shorter = shortened(variant, predicted, deadline.remaining())
+            if shorter is None:
+                note = f"needs ~{predicted:.0f}s, {max(deadline.remaining(), 0):.0f}s left"
+                record = StageRecord(variant.name, "selection", None, False, note, 0.0, predicted)
+                stages.append(record)
+                continue
+            variant = shorter
+            predicted = clock.predict(variant.passes() * (1 + 0.8 * len(folds)))
+        ran[variant.name] = variant
         began = time.perf_counter()
         honest = _honest_variant(variant, oofs, Yb, fold_of, folds, kn, options.n_jobs)
         took = time.perf_counter() - began
@@ -257,7 +296,7 @@ def run_pipeline(
             chosen_name, chosen = variant.name, honest
 
     by_name = {v.name: v for v in variants}
-    final_variant = by_name.get(chosen_name, by_name["best_single"])
+    final_variant = ran.get(chosen_name, by_name["best_single"])
     ensemble = final_variant.select(oofs, Yb, None, kn)
     _mark_kept(stages, chosen_name)
     current_score, current_oof = chosen.score, chosen.oof

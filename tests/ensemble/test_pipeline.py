@@ -3,7 +3,7 @@ import pytest
 
 from automoa.deadline import Deadline
 from automoa.ensemble.level2 import standard_stages
-from automoa.ensemble.pipeline import PipelineOptions, run_pipeline
+from automoa.ensemble.pipeline import PassClock, PipelineOptions, run_pipeline, shortened
 from automoa.ensemble.selection import honest_evaluation
 from automoa.ensemble.variants import diverse_pool, standard_variants
 from automoa.ensemble.weights import fit_constrained_weights
@@ -142,3 +142,29 @@ def test_pipeline_rejects_malformed_scores_and_options():
         run_pipeline(oofs, Y, fold_of, scores=scores, groups=["a"])
     with pytest.raises(ConfigError, match="level2"):
         run_pipeline(oofs, Y, fold_of, scores=scores, options=PipelineOptions(level2=("magic",)))
+
+
+def test_a_greedy_that_does_not_fit_runs_fewer_steps_and_others_are_skipped():
+    variants = {v.name: v for v in standard_variants([str(i) for i in range(8)])}
+    greedy = variants["greedy"]
+    short = shortened(greedy, predicted=100.0, remaining=50.0)
+    assert short is not None and short.options["max_iterations"] == 15  # 50 x 0.6 x 50 / 100
+    assert short.options["shortlist"] == greedy.options["shortlist"]
+    assert "15 steps of 50" in short.note
+    assert shortened(greedy, predicted=100.0, remaining=10.0) is None  # 3 steps: not worth it
+    assert shortened(greedy, predicted=100.0, remaining=float("inf")) is None
+    assert shortened(variants["constrained"], predicted=100.0, remaining=50.0) is None
+    # init_best members are added first: a shortened greedy_init keeps room for one more step
+    assert shortened(variants["greedy_init"], predicted=100.0, remaining=12.0) is None
+
+
+def test_the_pipeline_runs_a_shortened_greedy_when_the_whole_one_does_not_fit(monkeypatch):
+    Y, oofs, fold_of, scores = _problem()
+    # Every candidate pass predicted at 10 ms: the whole greedy (6 candidates x 50 steps, plus
+    # the nested folds) would need ~15 s, and the deadline leaves about 3.
+    monkeypatch.setattr(PassClock, "predict", lambda self, passes: passes * 0.01)
+    result = run_pipeline(oofs, Y, fold_of, scores=scores, deadline=Deadline(3.0))
+    greedy = next(s for s in result.stages if s.stage == "greedy")
+    assert greedy.honest_score is not None
+    assert "steps of 50 to fit the time left" in greedy.note
+    assert result.honest_score <= result.best_single + 1e-12
