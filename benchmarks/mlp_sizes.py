@@ -35,10 +35,17 @@ from automoa.spaces import bind_data, config_from_params, load_space, start_para
 from automoa.threads import thread_limit
 
 #: label -> overrides of the mlp-starter start's model parameters
-VARIANTS: dict[str, dict[str, int]] = {
+VARIANTS: dict[str, dict[str, object]] = {
     "2 x 1024, batch 128, 25 epochs (mlp-starter)": {},
     "2 x 1024, batch 256, 20 epochs": {"batch_size": 256, "epochs": 20},
     "2 x 1024, batch 512, 15 epochs": {"batch_size": 512, "epochs": 15},
+    "resnet2 2 x 768, batch 256, 20 epochs (resnet2 start)": {
+        "architecture": "resnet2",
+        "hidden_size": 768,
+        "dropout": 0.3,
+        "batch_size": 256,
+        "epochs": 20,
+    },
     "3 x 512, batch 512, 25 epochs": {"hidden_size": 512, "n_layers": 3, "batch_size": 512},
     "2 x 512, batch 256, 15 epochs": {"hidden_size": 512, "batch_size": 256, "epochs": 15},
     "2 x 512, batch 512, 15 epochs": {"hidden_size": 512, "batch_size": 512, "epochs": 15},

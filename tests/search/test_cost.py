@@ -51,6 +51,21 @@ def test_small_batches_cost_more_per_epoch_than_their_products() -> None:
     assert 0.2 < ratio < 0.6
 
 
+def test_resnet2_and_deeper_networks_cost_more_per_step() -> None:
+    # resnet2's second head doubles the work of each row and of each step: measured 2.5x what
+    # a plain MLP's cost predicted for the same width (25-32 s a 24k-row fold).
+    plain = {**MLP.model_params, "batch_size": 256}
+    resnet = {**plain, "architecture": "resnet2"}
+    ratio = reference_fold_seconds(PipelineConfig("mlp", resnet), SHAPE) / reference_fold_seconds(
+        PipelineConfig("mlp", plain), SHAPE
+    )
+    assert 2.0 < ratio < 2.4
+    deeper = {**plain, "n_layers": 4}
+    assert reference_fold_seconds(PipelineConfig("mlp", deeper), SHAPE) > 1.3 * (
+        reference_fold_seconds(PipelineConfig("mlp", plain), SHAPE)
+    )
+
+
 def test_calibration_learns_the_family_and_the_machine() -> None:
     model = CostModel(SHAPE)
     assert model.fold_seconds(MLP) == reference_fold_seconds(MLP, SHAPE)  # nothing seen yet
