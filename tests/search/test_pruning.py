@@ -163,3 +163,40 @@ def test_rung_counts_leave_seed_siblings_out():
     _reach(study, [0.5] * 5, optuna.trial.TrialState.COMPLETE)
     _reach(study, [0.5] * 5, optuna.trial.TrialState.COMPLETE, seed_of=0)
     assert rung_counts(study.get_trials(), 5) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1}
+
+
+def _family_prunes(study, family, fold_values):
+    trial = study.ask()
+    trial.set_user_attr("family", family)
+    for step, value in enumerate(fold_values):
+        trial.report(value, step)
+    decision = trial.should_prune()
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    return decision
+
+
+def test_the_first_trial_of_a_family_goes_on_when_it_is_close_to_the_best():
+    study = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2))
+    for value in (0.0135, 0.0136, 0.0137):
+        trial = study.ask()
+        trial.set_user_attr("family", "mlp")
+        for step in range(5):
+            trial.report(value, step)
+        study.tell(trial, value)
+    # Not in the best third, but tabnet's first trial, 2% behind the best: it goes on.
+    assert not _family_prunes(study, "tabnet", [0.01378])
+    # The same family's next one competes like any other trial.
+    trial = study.ask()
+    trial.set_user_attr("family", "tabnet")
+    for step in range(5):
+        trial.report(0.01378, step)
+    study.tell(trial, 0.01378)
+    assert _family_prunes(study, "tabnet", [0.01379])
+    # A family's first trial far behind the best (here 30%) is pruned as usual.
+    assert _family_prunes(study, "linear", [0.0176])
+    assert _family_prunes(study, "mlp", [0.01379])  # mlp has complete trials
+    # Without the exception, tabnet's first trial would have been pruned.
+    plain = optuna.create_study(pruner=FoldHalvingPruner(min_competitors=2, family_margin=None))
+    for value in (0.0135, 0.0136, 0.0137):
+        _reach(plain, [value])
+    assert _family_prunes(plain, "tabnet", [0.01378])
