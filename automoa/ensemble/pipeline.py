@@ -170,6 +170,11 @@ def shortened(
     )
 
 
+def _no_time_note(predicted: float, deadline: Deadline) -> str:
+    """The report note of a stage skipped for lack of time."""
+    return f"needs ~{predicted:.0f}s, {max(deadline.remaining(), 0):.0f}s left"
+
+
 class PassClock:
     """Seconds per candidate pass, measured once and corrected by every stage that ran."""
 
@@ -267,21 +272,26 @@ def run_pipeline(
         constrained_members=options.constrained_members,
         seed=options.seed,
     )
+
+    def selection_seconds(variant: SelectionVariant) -> float:
+        # the selection on all rows plus one per nested fold, each on about 80% of the rows
+        return clock.predict(variant.passes() * (1 + 0.8 * len(folds)))
+
     chosen_name, chosen = "best_single", single
     ran = {}
     for variant in variants:
         if variant.name == "best_single":
             continue
-        predicted = clock.predict(variant.passes() * (1 + 0.8 * len(folds)))
+        predicted = selection_seconds(variant)
         if not deadline.can_fit(predicted):
             shorter = shortened(variant, predicted, deadline.remaining())
             if shorter is None:
-                note = f"needs ~{predicted:.0f}s, {max(deadline.remaining(), 0):.0f}s left"
+                note = _no_time_note(predicted, deadline)
                 record = StageRecord(variant.name, "selection", None, False, note, 0.0, predicted)
                 stages.append(record)
                 continue
             variant = shorter
-            predicted = clock.predict(variant.passes() * (1 + 0.8 * len(folds)))
+            predicted = selection_seconds(variant)
         ran[variant.name] = variant
         began = time.perf_counter()
         honest = _honest_variant(variant, oofs, Yb, fold_of, folds, kn, options.n_jobs)
@@ -314,7 +324,7 @@ def run_pipeline(
             continue
         predicted = clock.predict(stage.passes(len(ensemble.members), len(folds)))
         if not deadline.can_fit(predicted):
-            note = f"needs ~{predicted:.0f}s, {max(deadline.remaining(), 0):.0f}s left"
+            note = _no_time_note(predicted, deadline)
             stages.append(StageRecord(stage.name, "level2", None, False, note, 0.0, predicted))
             continue
         began = time.perf_counter()
