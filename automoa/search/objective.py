@@ -13,6 +13,7 @@ from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted, PruneTrial
 from automoa.folds import fold_indices
+from automoa.interrupts import raise_if_interrupted
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models.base import FittedModel
 from automoa.models.registry import get_family
@@ -228,6 +229,7 @@ def evaluate(
     cache_key = data_key(dataset) if cache is not None else ""
 
     for fold in range(n_splits):
+        raise_if_interrupted()  # a Ctrl-C swallowed during the last fold stops the trial here
         train_idx, valid_idx = fold_indices(fold_of, fold)
         train_idx = train_idx[trainable[train_idx]]
         scored_valid = valid_idx[trainable[valid_idx]]

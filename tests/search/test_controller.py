@@ -1,3 +1,4 @@
+import signal
 import time
 
 import numpy as np
@@ -168,6 +169,40 @@ def test_ctrl_c_fails_the_running_trial_and_keeps_finished_ones(yeast, tmp_path)
     assert "interrupted" in trial.user_attrs["failure_reason"]
     kept = optuna.load_study(study_name="s", storage=location.storage)
     assert kept.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+class _SendsCtrlCWhenCollected:
+    """Receives SIGINT inside ``__del__``: its KeyboardInterrupt is printed and dropped."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+@register
+class _SwallowedInterruptFamily(ModelFamily):
+    """Ctrl-C arrives while a finalizer runs (as SQLAlchemy's do): the fit itself finishes."""
+
+    name = "test_swallowed_interrupt"
+    fitted_class = FittedPrior
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def fit(self, X, Y, **kwargs):
+        _SendsCtrlCWhenCollected()  # collected at once; the exception is swallowed
+        return PriorFamily().fit(X, Y)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_search(yeast, tmp_path):
+    space = _space(tmp_path, "test_swallowed_interrupt")
+    location = resolve_location("s", tmp_path / "run")
+    outcome = run_search(yeast, location, space, budget_seconds=60, max_trials=3)
+    assert outcome.stopped_by == "interrupted"
+    (trial,) = outcome.study.trials  # stopped at the next fold, not at the end of the budget
+    assert trial.state == optuna.trial.TrialState.FAIL
+    assert "interrupted" in trial.user_attrs["failure_reason"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
 @register
