@@ -25,29 +25,19 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+from kept_studies import load_kept  # run as a script: benchmarks/ is on the path
 
-from automoa.benchmark.datasets import default_datasets_dir
-from automoa.benchmark.runner import kept_run_task
 from automoa.ensemble.level2 import standard_stages
 from automoa.ensemble.variants import standard_variants
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.search.ensembling import candidate_group, ensemble_candidates, stored_ensemble
-from automoa.search.study import resolve_location
+from automoa.search.ensembling import candidate_group, stored_ensemble
 
 
 def _table(run: Path, study_name: str, cache: Path) -> list[str]:
-    task = kept_run_task(run, datasets_dir=default_datasets_dir(), cache_dir=cache)
-    data = task.train
-    location = resolve_location(study_name, run)
-    study = optuna.load_study(study_name=study_name, storage=location.storage)
-    report = stored_ensemble(study)
-    artifacts = location.open_artifacts()
-    candidates = ensemble_candidates(study, artifacts, data.Y.shape)
-    oofs = [c.oof(False) for c in candidates]
-    tests = [
-        np.load(artifacts.local_path(c.trial.user_attrs["test_artifact"]), allow_pickle=False)
-        for c in candidates
-    ]
+    loaded = load_kept(run, study_name, cache)
+    task, data, candidates = loaded.task, loaded.task.train, loaded.candidates
+    oofs, tests = loaded.oofs, loaded.tests
+    report = stored_ensemble(loaded.study)
     kn = data.known_negative
     test_kn = data.test_known_negative
 

@@ -37,7 +37,7 @@ from automoa.ensemble.checks import Candidates, check_labels, fetch_candidate
 from automoa.ensemble.clipping import honest_clip
 from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import Level2Model, Level2Stage, level2_method, standard_stages
-from automoa.ensemble.selection import Ensemble, HonestResult, select
+from automoa.ensemble.selection import PATIENCE, Ensemble, HonestResult, select
 from automoa.ensemble.variants import SelectionVariant, standard_variants
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
@@ -90,9 +90,12 @@ class PipelineOptions:
         shortlist: greedy's exact-scoring shortlist.
         per_group: candidates per family and preprocessing chain in the diverse pool.
         pool_limit: candidates in the diverse pool at most.
-        init_best: best candidates that start ``greedy_init``.
+        init_best: best candidates that start ``greedy_init`` (below 2: no ``greedy_init``).
         bagging_rounds: selections averaged by ``bagged``.
         constrained_members: candidates given to ``constrained`` (SLSQP) weights.
+        top_pool: candidates of ``greedy_top`` (greedy over the best by CV score, not only the
+            diverse pool); 0 leaves it out.
+        patience: greedy steps without a new best after which a greedy selection stops.
         level2: names of the level-2 stages to try (``calibration``, ``cross_label``,
             ``stacking``); empty tries none.
         n_neighbours: labels read by ``cross_label`` besides the label itself.
@@ -108,6 +111,8 @@ class PipelineOptions:
     init_best: int = 3
     bagging_rounds: int = 4
     constrained_members: int = 8
+    top_pool: int = 50
+    patience: int = PATIENCE
     level2: tuple[str, ...] = ("calibration", "cross_label", "stacking")
     n_neighbours: int = 5
     clipping: bool = True
@@ -271,6 +276,8 @@ def run_pipeline(
         bagging_rounds=options.bagging_rounds,
         constrained_members=options.constrained_members,
         seed=options.seed,
+        top_pool=options.top_pool,
+        patience=options.patience,
     )
 
     def selection_seconds(variant: SelectionVariant) -> float:

@@ -60,11 +60,12 @@ _SELECT_OPTIONS = frozenset(
         "known_negative",
         "n_jobs",
         "shortlist",
+        "patience",
     }
 )
 #: Screening scores every candidate on one row chunk in this many (and on every positive).
 SCREEN_STRIDE = 8
-#: Greedy selection stops after this many steps without a new best score.
+#: Greedy selection stops after this many steps without a new best score (the default).
 PATIENCE = 10
 
 
@@ -77,8 +78,9 @@ class Ensemble:
         weights: weight of each member, summing to 1.
         score: the metric of the blend on the rows selection used (hill-climbing score).
         trajectory: fast-evaluated score after each iteration, up to ``max_iterations`` or
-            until :data:`PATIENCE` iterations brought no new best (for bagged selection, the
-            element-wise mean of the rounds' trajectories, each padded with its last value).
+            until ``patience`` iterations (:data:`PATIENCE` by default) brought no new best
+            (for bagged selection, the element-wise mean of the rounds' trajectories, each
+            padded with its last value).
     """
 
     members: tuple[int, ...]
@@ -174,6 +176,7 @@ def select(
     n_jobs: int = 1,
     shortlist: int = 16,
     rows: np.ndarray | None = None,
+    patience: int = PATIENCE,
 ) -> Ensemble:
     """Greedy forward selection with replacement, truncated at the best iteration.
 
@@ -199,6 +202,9 @@ def select(
             candidates; 0 scores every candidate exactly.
         rows: optional (n,) boolean mask of the rows to select on (e.g. all folds but one);
             ``None`` selects on every row. :attr:`Ensemble.score` is the metric on these rows.
+        patience: stop after this many steps without a new best score (the kept ensemble is
+            the trajectory's first minimum, so later steps only cost time unless they find a
+            new one).
 
     Returns:
         The selected :class:`Ensemble`.
@@ -210,7 +216,14 @@ def select(
     """
     Yb, kn = _check_inputs(oofs, Y, known_negative)
     options = _check_options(
-        len(oofs), max_iterations, init_best, bagging_rounds, bagging_fraction, n_jobs, shortlist
+        len(oofs),
+        max_iterations,
+        init_best,
+        bagging_rounds,
+        bagging_fraction,
+        n_jobs,
+        shortlist,
+        patience,
     )
     if rows is None:
         rows = np.ones(Yb.shape[0], dtype=bool)
@@ -300,6 +313,7 @@ def _check_options(
     bagging_fraction: float = 0.5,
     n_jobs: int = 1,
     shortlist: int = 16,
+    patience: int = PATIENCE,
 ) -> dict[str, Any]:
     """Validate selection options; return them as keyword arguments of :func:`_select`."""
 
@@ -325,6 +339,7 @@ def _check_options(
         "bagging_fraction": float(bagging_fraction),
         "n_jobs": integer("n_jobs", n_jobs, 1),
         "shortlist": integer("shortlist", shortlist, 0),
+        "patience": integer("patience", patience, 1),
     }
 
 
@@ -344,6 +359,7 @@ def _select(
     seed: int,
     n_jobs: int,
     shortlist: int,
+    patience: int,
 ) -> Ensemble:
     """Selection on the rows in the mask ``rows`` (validated inputs)."""
     m = len(oofs)
@@ -352,7 +368,14 @@ def _select(
     with pool as executor:
         if bagging_rounds == 0:
             counts, trajectory = _greedy(
-                oofs, problem, np.arange(m), max_iterations, init_best, executor, shortlist
+                oofs,
+                problem,
+                np.arange(m),
+                max_iterations,
+                init_best,
+                executor,
+                shortlist,
+                patience,
             )
             total = sum(counts.values())
             weight = {i: c / total for i, c in counts.items()}
@@ -371,6 +394,7 @@ def _select(
                     min(init_best, size),
                     executor,
                     shortlist,
+                    patience,
                 )
                 total = sum(counts.values())
                 for i, c in counts.items():
@@ -399,6 +423,7 @@ def _greedy(
     init_best: int,
     executor: Executor | None,
     shortlist: int = 0,
+    patience: int = PATIENCE,
 ) -> tuple[dict[int, int], list[float]]:
     """One greedy run over the candidates in ``subset``; returns (kept counts, trajectory)."""
     state = _Running(problem)
@@ -426,9 +451,9 @@ def _greedy(
         scores = state.score_all(oofs, pool, executor)
         add(_pick(scores, pool, counts), float(scores.min()))
         # The kept ensemble is the trajectory's first minimum: once no step has improved on it
-        # for PATIENCE steps, later ones rarely do, and each costs a pass per candidate.
-        if len(trajectory) > init_best + PATIENCE and min(trajectory[-PATIENCE:]) >= min(
-            trajectory[:-PATIENCE]
+        # for ``patience`` steps, later ones rarely do, and each costs a pass per candidate.
+        if len(trajectory) > init_best + patience and min(trajectory[-patience:]) >= min(
+            trajectory[:-patience]
         ):
             break
     # Keep the first minimum at or after the initial ensemble: the smallest best ensemble.

@@ -10,8 +10,9 @@ climbs on. The variants trade that off differently:
   2006), which damps the weight of candidates that only fit noise;
 - ``constrained``: weights fitted with SLSQP, non-negative and summing to 1, over the pool's
   best few candidates;
-- ``greedy_all``: greedy selection over every candidate (not only the diverse pool), the
-  step's behaviour before the variants existed.
+- ``greedy_top``: greedy selection over the best candidates by CV score (every candidate up to
+  50), not only the diverse pool: on 24k-row MoA-like data with 27 candidates it beat the pool
+  by 0.15% in the honest estimate, and at 300 near-copies the best 50 cost a sixth of all.
 
 The pool is a candidate set trimmed for diversity (:func:`diverse_pool`): the best few per
 group (a model family with its preprocessing chain), since the best 300 by score are mostly
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from automoa.ensemble.checks import Candidates
-from automoa.ensemble.selection import SCREEN_STRIDE, Ensemble, select
+from automoa.ensemble.selection import PATIENCE, SCREEN_STRIDE, Ensemble, select
 from automoa.ensemble.weights import fit_constrained_weights
 from automoa.exceptions import ConfigError
 
@@ -130,6 +131,8 @@ def standard_variants(
     bagging_fraction: float = 0.5,
     constrained_members: int = 8,
     seed: int = 0,
+    top_pool: int = 50,
+    patience: int = PATIENCE,
 ) -> list[SelectionVariant]:
     """The variants the ensemble step compares, cheapest first.
 
@@ -139,11 +142,14 @@ def standard_variants(
         shortlist: greedy's exact-scoring shortlist (see :func:`select`).
         per_group: candidates per group in the diverse pool.
         pool_limit: candidates in the diverse pool at most.
-        init_best: best candidates that start ``greedy_init``.
+        init_best: best candidates that start ``greedy_init`` (below 2: no ``greedy_init``).
         bagging_rounds: selections averaged by ``bagged``.
         bagging_fraction: share of the pool in each bagging round.
         constrained_members: best pool candidates given to ``constrained``.
         seed: seed of the bagging subsets.
+        top_pool: candidates (the best by order) of ``greedy_top``, offered when the diverse
+            pool has fewer; 0 leaves it out.
+        patience: greedy steps without a new best after which a greedy selection stops.
 
     Returns:
         The variants; those that would repeat another (e.g. a pool of one candidate) are left
@@ -154,7 +160,7 @@ def standard_variants(
         raise ConfigError("selection variants: no candidates")
     everyone = np.arange(m)
     pool = diverse_pool(groups, per_group, pool_limit)
-    greedy = {"max_iterations": max_iterations, "shortlist": shortlist}
+    greedy = {"max_iterations": max_iterations, "shortlist": shortlist, "patience": patience}
     variants = [
         SelectionVariant(
             "best_single",
@@ -201,10 +207,8 @@ def standard_variants(
                     note=f"{bagging_rounds} rounds on {bagging_fraction:g} of the pool",
                 )
             )
-    if len(pool) < m:
-        variants.append(
-            SelectionVariant(
-                "greedy_all", everyone, options=greedy, note=f"greedy over all {m} candidates"
-            )
-        )
+    top = min(top_pool, m)
+    if top > len(pool):
+        note = f"greedy over all {m} candidates" if top == m else f"greedy over the best {top}"
+        variants.append(SelectionVariant("greedy_top", everyone[:top], options=greedy, note=note))
     return variants

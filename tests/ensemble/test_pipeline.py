@@ -125,6 +125,29 @@ def test_diverse_pool_keeps_the_best_few_per_group():
         diverse_pool(groups, 0, 3)
 
 
+def test_greedy_init_and_greedy_over_the_best_candidates_are_options():
+    groups = [f"family{i % 2}|chain{i % 3}" for i in range(80)]  # a diverse pool of 18
+
+    def variants(**options):
+        return {v.name: v for v in standard_variants(groups, **options)}
+
+    wide = variants(init_best=3, top_pool=50)
+    assert {"greedy_init", "greedy_top"} <= set(wide)
+    assert wide["greedy_top"].pool.tolist() == list(range(50))  # the best 50 by order
+    assert variants(top_pool=100)["greedy_top"].pool.tolist() == list(range(80))
+    assert list(variants(init_best=0, top_pool=0)) == [
+        "best_single",
+        "greedy",
+        "constrained",
+        "bagged",
+    ]
+    assert "greedy_top" not in variants(top_pool=18)  # no wider than the diverse pool
+    Y, oofs, fold_of, scores = _problem()
+    lean = PipelineOptions(init_best=0, top_pool=0, level2=(), clipping=False)
+    result = run_pipeline(oofs, Y, fold_of, scores=scores, groups=["g"] * len(oofs), options=lean)
+    assert {s.stage for s in result.stages} == {"best_single", "greedy", "constrained", "bagged"}
+
+
 def test_a_spent_deadline_skips_the_costly_stages_and_still_returns_an_ensemble():
     Y, oofs, fold_of, scores = _problem(seed=5)
     result = run_pipeline(oofs, Y, fold_of, scores=scores, deadline=Deadline(1e-9))

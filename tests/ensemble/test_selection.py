@@ -231,3 +231,25 @@ def test_shortlist_screening_picks_what_exact_scoring_picks():
 def test_shortlist_must_be_a_count():
     with pytest.raises(ConfigError, match="shortlist"):
         select([np.full((4, 2), 0.5, dtype=np.float32)], np.zeros((4, 2)), shortlist=-1)
+
+
+def test_patience_stops_greedy_selection_after_that_many_steps_without_a_new_best():
+    rng = np.random.default_rng(4)
+    n, labels = 800, 6
+    logit = rng.normal(-3.0, 1.5, size=(n, labels))
+    Y = (rng.random((n, labels)) < 1 / (1 + np.exp(-logit))).astype(np.uint8)
+    oofs = [
+        (1 / (1 + np.exp(-(logit + rng.normal(0, s, size=logit.shape))))).astype(np.float32)
+        for s in (0.5, 0.6, 0.8, 1.2)
+    ]
+    patient = select(oofs, Y, max_iterations=40, shortlist=0, patience=10)
+    hasty = select(oofs, Y, max_iterations=40, shortlist=0, patience=2)
+    for ens, patience in ((patient, 10), (hasty, 2)):
+        t = list(ens.trajectory)
+        assert len(t) < 40  # stopped early
+        assert min(t[-patience:]) >= min(t[:-patience])  # no new best in the last steps
+        assert min(t[-patience - 1 :]) < min(t[: -patience - 1] or [np.inf])  # one just before
+    assert len(hasty.trajectory) < len(patient.trajectory)
+    assert hasty.trajectory == patient.trajectory[: len(hasty.trajectory)]  # the same steps
+    with pytest.raises(ConfigError, match="patience"):
+        select(oofs, Y, patience=0)
