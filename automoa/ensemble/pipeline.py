@@ -37,8 +37,13 @@ from automoa.ensemble.checks import Candidates, check_labels, fetch_candidate
 from automoa.ensemble.clipping import honest_clip
 from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import Level2Model, Level2Stage, level2_method, standard_stages
-from automoa.ensemble.selection import PATIENCE, Ensemble, HonestResult, select
-from automoa.ensemble.variants import SelectionVariant, standard_variants
+from automoa.ensemble.selection import Ensemble, HonestResult, select
+from automoa.ensemble.variants import (
+    GREEDY_PATIENCE,
+    SHORTLIST,
+    SelectionVariant,
+    standard_variants,
+)
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import check_fold_labels
 from automoa.metrics import columnwise_log_loss, mean_columnwise_log_loss
@@ -105,14 +110,14 @@ class PipelineOptions:
     """
 
     max_iterations: int = 50
-    shortlist: int = 16
+    shortlist: int = SHORTLIST
     per_group: int = 3
     pool_limit: int = 24
-    init_best: int = 3
+    init_best: int = 0
     bagging_rounds: int = 4
     constrained_members: int = 8
     top_pool: int = 50
-    patience: int = PATIENCE
+    patience: int = GREEDY_PATIENCE
     level2: tuple[str, ...] = ("calibration", "cross_label", "stacking")
     n_neighbours: int = 5
     clipping: bool = True

@@ -30,12 +30,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from automoa.ensemble.checks import Candidates
-from automoa.ensemble.selection import PATIENCE, SCREEN_STRIDE, Ensemble, select
+from automoa.ensemble.selection import SCREEN_STRIDE, Ensemble, select
 from automoa.ensemble.weights import fit_constrained_weights
 from automoa.exceptions import ConfigError
 
 #: SLSQP evaluations a constrained fit typically needs (each about two passes per candidate).
 _CONSTRAINED_EVALUATIONS = 40
+#: Greedy's exact-scoring shortlist and patience in the ensemble step. Measured on 300
+#: candidates of 24k x 206 (benchmarks/results/ensemble_selection.md): against 16 and 10, the
+#: selection variants with their honest estimates took 57 s instead of 176 s, and the kept
+#: estimate moved by 0.006%; real studies in benchmarks/results/ensemble/settings.md.
+SHORTLIST = 4
+GREEDY_PATIENCE = 5
 
 
 def diverse_pool(groups: Sequence[str], per_group: int, limit: int) -> np.ndarray:
@@ -123,16 +129,16 @@ def standard_variants(
     groups: Sequence[str],
     *,
     max_iterations: int = 50,
-    shortlist: int = 16,
+    shortlist: int = SHORTLIST,
     per_group: int = 3,
     pool_limit: int = 24,
-    init_best: int = 3,
+    init_best: int = 0,
     bagging_rounds: int = 4,
     bagging_fraction: float = 0.5,
     constrained_members: int = 8,
     seed: int = 0,
     top_pool: int = 50,
-    patience: int = PATIENCE,
+    patience: int = GREEDY_PATIENCE,
 ) -> list[SelectionVariant]:
     """The variants the ensemble step compares, cheapest first.
 

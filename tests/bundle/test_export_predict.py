@@ -290,6 +290,7 @@ def test_every_level2_kind_exports_a_bundle_that_reproduces_the_submission(
 ):
     from automoa.ensemble import pipeline
     from automoa.ensemble.level2 import Level2Stage
+    from automoa.ensemble.variants import standard_variants
 
     root, data = toy_study
     honest = Level2Stage.honest
@@ -305,8 +306,13 @@ def test_every_level2_kind_exports_a_bundle_that_reproduces_the_submission(
         result = honest_variant(variant, *args, **kwargs)
         return dataclasses.replace(result, score=-1.0) if variant.name == "greedy_init" else result
 
+    def with_greedy_init(groups, **options):
+        # greedy_init is not a default variant; this test needs its three members.
+        return standard_variants(groups, **{**options, "init_best": 3})
+
     monkeypatch.setattr(Level2Stage, "honest", winning)
     monkeypatch.setattr(pipeline, "_honest_variant", several_members)
+    monkeypatch.setattr(pipeline, "standard_variants", with_greedy_init)
     ensemble = automoa.api.ensemble(data, workdir=root, clipping=False)
     assert ensemble.method == kind and ensemble.selection == "greedy_init"
     assert len(ensemble.members) >= 2

@@ -31,7 +31,7 @@ def test_pipeline_beats_or_matches_the_best_single_candidate_and_reports_every_s
     assert result.honest_score <= result.best_single == pytest.approx(min(scores))
     names = [s.stage for s in result.stages]
     assert names[:2] == ["best_single", "greedy"]
-    assert {"constrained", "greedy_init", "bagged", "calibration", "cross_label"} <= set(names)
+    assert {"constrained", "bagged", "calibration", "cross_label"} <= set(names)
     kept_selection = [s.stage for s in result.stages if s.kind == "selection" and s.kept]
     assert kept_selection == [result.selection]
     ran = [s for s in result.stages if s.kind == "selection" and s.honest_score is not None]
@@ -75,7 +75,8 @@ def test_floor_returns_the_best_candidate_when_every_combination_is_worse():
 @pytest.mark.parametrize("variant_name", ["greedy", "greedy_init", "bagged", "constrained"])
 def test_selection_variants_never_see_the_fold_they_are_scored_on(variant_name):
     Y, oofs, fold_of, _ = _problem(seed=1)
-    variants = {v.name: v for v in standard_variants([str(i % 3) for i in range(len(oofs))])}
+    groups = [str(i % 3) for i in range(len(oofs))]
+    variants = {v.name: v for v in standard_variants(groups, init_best=3)}
     variant = variants[variant_name]
     poisoned = Y.copy()
     poisoned[fold_of == 2] = 1 - poisoned[fold_of == 2]
@@ -168,7 +169,7 @@ def test_pipeline_rejects_malformed_scores_and_options():
 
 
 def test_a_greedy_that_does_not_fit_runs_fewer_steps_and_others_are_skipped():
-    variants = {v.name: v for v in standard_variants([str(i) for i in range(8)])}
+    variants = {v.name: v for v in standard_variants([str(i) for i in range(8)], init_best=3)}
     greedy = variants["greedy"]
     short = shortened(greedy, predicted=100.0, remaining=50.0)
     assert short is not None and short.options["max_iterations"] == 15  # 50 x 0.6 x 50 / 100
