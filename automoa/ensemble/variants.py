@@ -5,7 +5,9 @@ climbs on. The variants trade that off differently:
 
 - ``best_single``: the best candidate alone (the floor every ensemble must beat);
 - ``greedy``: Caruana et al. (2004) forward selection with replacement over the candidate pool;
-- ``greedy_init``: the same, started from the few best candidates (sorted initialisation);
+- ``greedy_init``: the same, started from the few best candidates (sorted initialisation); not
+  offered by default (``init_best=0``): it was never kept in the 12 benchmark studies of
+  ``benchmarks/results/ensemble/`` and tied ``greedy`` on 300 synthetic candidates;
 - ``bagged``: selection repeated on random halves of the pool and averaged (Caruana et al.
   2006), which damps the weight of candidates that only fit noise;
 - ``constrained``: weights fitted with SLSQP, non-negative and summing to 1, over the pool's
@@ -36,10 +38,11 @@ from automoa.exceptions import ConfigError
 
 #: SLSQP evaluations a constrained fit typically needs (each about two passes per candidate).
 _CONSTRAINED_EVALUATIONS = 40
-#: Greedy's exact-scoring shortlist and patience in the ensemble step. Measured on 300
-#: candidates of 24k x 206 (benchmarks/results/ensemble_selection.md): against 16 and 10, the
-#: selection variants with their honest estimates took 57 s instead of 176 s, and the kept
-#: estimate moved by 0.006%; real studies in benchmarks/results/ensemble/settings.md.
+#: Greedy's exact-scoring shortlist and patience in the ensemble step. On 300 candidates of
+#: 24k x 206 (benchmarks/results/ensemble_selection.md) the selection variants with their
+#: honest estimates took 57 s with these, ``greedy_top`` over the best 50 and no
+#: ``greedy_init``, against 327 s with 16, 10, both and greedy over all 300; the kept honest
+#: estimate was 0.03% worse. Real studies: benchmarks/results/ensemble/settings.md.
 SHORTLIST = 4
 GREEDY_PATIENCE = 5
 

@@ -253,3 +253,21 @@ def test_patience_stops_greedy_selection_after_that_many_steps_without_a_new_bes
     assert hasty.trajectory == patient.trajectory[: len(hasty.trajectory)]  # the same steps
     with pytest.raises(ConfigError, match="patience"):
         select(oofs, Y, patience=0)
+
+
+def test_screening_on_one_chunk_is_exact_and_the_shortlist_picks_what_exact_scoring_picks():
+    # Scene-sized data fit in one evaluation chunk: screening must score it as it is, not
+    # scale it by the stride (which weighted the negatives 8x and misled a short list).
+    rng = np.random.default_rng(5)
+    n, labels = 1200, 6
+    logit = rng.normal(-1.5, 1.5, size=(n, labels))
+    Y = (rng.random((n, labels)) < 1 / (1 + np.exp(-logit))).astype(np.uint8)
+    oofs = []
+    for s in np.linspace(0.4, 2.0, 15):
+        shift = rng.normal(0.0, 0.5)  # some lean to the positives, some to the negatives
+        noisy = logit + shift + rng.normal(0, s, size=logit.shape)
+        oofs.append((1 / (1 + np.exp(-noisy))).astype(np.float32))
+    exact = select(oofs, Y, max_iterations=15, shortlist=0)
+    screened = select(oofs, Y, max_iterations=15, shortlist=3)
+    assert screened.members == exact.members
+    assert screened.score == pytest.approx(exact.score, rel=1e-9)
