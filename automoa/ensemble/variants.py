@@ -40,8 +40,8 @@ from automoa.exceptions import ConfigError
 _CONSTRAINED_EVALUATIONS = 40
 #: Greedy's exact-scoring shortlist and patience in the ensemble step. On 300 candidates of
 #: 24k x 206 (benchmarks/results/ensemble_selection.md) the selection variants with their
-#: honest estimates took 57 s with these, ``greedy_top`` over the best 50 and no
-#: ``greedy_init``, against 327 s with 16, 10, both and greedy over all 300; the kept honest
+#: honest estimates took 54 s with these, ``greedy_top`` over the best 50 and no
+#: ``greedy_init``, against 191 s with 16, 10, both and greedy over all 300; the kept honest
 #: estimate was 0.03% worse. Real studies: benchmarks/results/ensemble/settings.md.
 SHORTLIST = 4
 GREEDY_PATIENCE = 5

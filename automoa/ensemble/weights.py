@@ -77,7 +77,9 @@ def fit_constrained_weights(
     history: list[float] = []
 
     def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        p = np.clip(w.astype(np.float32) @ P, EPS, 1.0 - EPS)
+        # Clipped in float64, as the metric does: in float32, 1 - EPS rounds to 1, and a blend
+        # at 1 on a negative gave an infinite loss and slope.
+        p = np.clip((w.astype(np.float32) @ P).astype(np.float64), EPS, 1.0 - EPS)
         loss = -(np.log(np.where(y, p, 1.0 - p)).sum(dtype=np.float64)) + constant
         # d/dp of -log(p) on positives and -log(1 - p) on negatives.
         slope = np.where(y, -1.0 / p, 1.0 / (1.0 - p)).astype(np.float32)
