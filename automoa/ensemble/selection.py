@@ -501,9 +501,9 @@ class _Problem:
         # scene, one chunk scaled by 8 outweighed the positives and misled the shortlist).
         sampled = sum(negatives[::SCREEN_STRIDE])
         self.screen_scale = sum(negatives) / sampled if sampled else 1.0
-        # Every scored positive as a flat index of the (n, L) matrix: gathered once per pass
-        # (one call instead of a few per chunk; positives are ~0.3% of the cells on MoA).
-        self.positives = np.nonzero(Yb & scored[:, None])  # (rows, labels)
+        # Every scored positive as (rows, labels) indices of the (n, L) matrix, for one gather
+        # per candidate instead of one per chunk (positives are ~0.3% of the cells on MoA).
+        self.positives = np.nonzero(Yb & scored[:, None])
 
 
 class _Running:

@@ -440,6 +440,7 @@ def prepare_study(
     return study, meta, created, space
 
 
+@latched_ctrl_c()  # a Ctrl-C swallowed by a finalizer still stops it: automoa.interrupts
 def run_search(
     dataset: Dataset,
     location: StudyLocation,
@@ -519,65 +520,61 @@ def run_search(
     budget_prunes = 0
     stopped_by = "budget"
     best = best_value(study)
-    with latched_ctrl_c():  # a Ctrl-C is never lost, see automoa.interrupts
-        while True:
-            if max_trials is not None and trials_run >= max_trials:
-                stopped_by = "trials"
-                break
-            if total_trials is not None and started_trials(study) >= total_trials:
-                stopped_by = "trials"
-                break
-            if deadline.expired():
-                break
-            if interrupt_requested():  # a Ctrl-C whose exception a finalizer swallowed
-                stopped_by = "interrupted"
-                break
-            fail_dead_trials(study)  # re-queues the trials of workers that died
-            # Calibrated on every finished fold so far, this worker's and the others'.
-            objective.cost.observe_trials(study.get_trials(deepcopy=False))
-            if worker == 0:  # one queueing worker per machine group: no race to queue twice
-                _queue_next_first_trial(study, space, queue, objective.cost, deadline)
-            with warnings.catch_warnings():
-                # Optuna expects heartbeats with study.optimize; this loop beats itself.
-                warnings.filterwarnings(
-                    "ignore", message="Heartbeat of storage", category=UserWarning
+    while True:
+        if max_trials is not None and trials_run >= max_trials:
+            stopped_by = "trials"
+            break
+        if total_trials is not None and started_trials(study) >= total_trials:
+            stopped_by = "trials"
+            break
+        if deadline.expired():
+            break
+        if interrupt_requested():  # a Ctrl-C whose exception a finalizer swallowed
+            stopped_by = "interrupted"
+            break
+        fail_dead_trials(study)  # re-queues the trials of workers that died
+        # Calibrated on every finished fold so far, this worker's and the others'.
+        objective.cost.observe_trials(study.get_trials(deepcopy=False))
+        if worker == 0:  # one queueing worker per machine group: no race to queue twice
+            _queue_next_first_trial(study, space, queue, objective.cost, deadline)
+        with warnings.catch_warnings():
+            # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
+            warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
+            trial = study.ask()
+        trial.set_user_attr(OWNER_ATTR, this_process())  # a resume here fails it at once if killed
+        run = run_trial(study, trial, objective)
+        value, reason = run.value, run.reason
+        if run.interrupted or interrupt_requested():
+            stopped_by = "interrupted"
+        trials_run += 1
+        if value is not None and (best is None or value < best):
+            best = value
+        if on_trial is not None:
+            on_trial(
+                TrialEvent(
+                    trial.number,
+                    run.state.name,
+                    trial.user_attrs.get("family", "?"),
+                    value,
+                    run.seconds,
+                    reason,
+                    best,
                 )
-                trial = study.ask()
-            # A resume on this host fails the trial at once if this process is killed.
-            trial.set_user_attr(OWNER_ATTR, this_process())
-            run = run_trial(study, trial, objective)
-            value, reason = run.value, run.reason
-            if run.interrupted or interrupt_requested():
-                stopped_by = "interrupted"
-            trials_run += 1
-            if value is not None and (best is None or value < best):
-                best = value
-            if on_trial is not None:
-                on_trial(
-                    TrialEvent(
-                        trial.number,
-                        run.state.name,
-                        trial.user_attrs.get("family", "?"),
-                        value,
-                        run.seconds,
-                        reason,
-                        best,
-                    )
-                )
-            if callbacks:
-                run_callbacks(callbacks, study, trial_by_number(study, trial.number))
-            if stopped_by == "interrupted":
-                break
-            # A trial too slow for the time left does not end the search (it was stopped before
-            # its first fold, at no cost): a cheaper proposal may still fit. Several in a row, once
-            # not even the cheapest first trial fits, mean nothing will.
-            cheap_stop = (reason or "").startswith(("budget", "repeat"))
-            budget_prunes = budget_prunes + 1 if cheap_stop else 0
-            cheapest_fits = any(deadline.can_fit(objective.cost.trial_seconds(c)) for c in cheapest)
-            if budget_prunes >= _MAX_BUDGET_PRUNES and not cheapest_fits:
-                break
-            if budget_prunes >= _MAX_BUDGET_SKIPS:
-                break
+            )
+        if callbacks:
+            run_callbacks(callbacks, study, trial_by_number(study, trial.number))
+        if stopped_by == "interrupted":
+            break
+        # A trial too slow for the time left does not end the search (it was stopped before
+        # its first fold, at no cost): a cheaper proposal may still fit. Several in a row, once
+        # not even the cheapest first trial fits, mean nothing will.
+        cheap_stop = (reason or "").startswith(("budget", "repeat"))
+        budget_prunes = budget_prunes + 1 if cheap_stop else 0
+        cheapest_fits = any(deadline.can_fit(objective.cost.trial_seconds(c)) for c in cheapest)
+        if budget_prunes >= _MAX_BUDGET_PRUNES and not cheapest_fits:
+            break
+        if budget_prunes >= _MAX_BUDGET_SKIPS:
+            break
     return SearchOutcome(
         study, meta, created, trials_run, stopped_by, time.perf_counter() - started, cache.stats
     )
