@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 _requested = threading.Event()
 
@@ -39,10 +41,19 @@ def latched_ctrl_c() -> Iterator[None]:
         return
     _requested.clear()
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    previous_hook = sys.unraisablehook
+
+    def quiet_ctrl_c(unraisable: Any) -> None:
+        # The swallowed Ctrl-C is latched: no "Exception ignored ... Traceback" for the user.
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet_ctrl_c
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
         _requested.clear()
 
 

@@ -10,8 +10,7 @@ class _SendsCtrlCWhenCollected:
         signal.raise_signal(signal.SIGINT)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends():
+def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends(capsys):
     with latched_ctrl_c():
         assert not interrupt_requested()
         raise_if_interrupted()  # nothing pressed yet: no exception
@@ -21,6 +20,7 @@ def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends():
             raise_if_interrupted()
     assert not interrupt_requested()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert "Traceback" not in capsys.readouterr().err  # the latched Ctrl-C is not printed
 
 
 def test_a_ctrl_c_outside_a_finalizer_still_raises_at_once():
