@@ -5,7 +5,9 @@ the study's candidates (OOF and test predictions) go through
 :func:`automoa.ensemble.pipeline.run_pipeline` once per ``--config`` (a set of
 :class:`PipelineOptions` values, no time limit, the threads the search would use), and the
 table gives each run's time, the kept selection and level-2 method, the honest estimate and
-the final ensemble's held-out log loss on the benchmark's held-out rows.
+the final ensemble's held-out log loss on the benchmark's held-out rows, next to the best
+single trial's (the candidate with the best CV score, alone): issue 17 asks that no ensemble be
+worse than its own best trial, honest or held-out.
 
 Usage::
 
@@ -56,6 +58,15 @@ def _rows(run: Path, study_name: str, configs: list[str], cache: Path) -> list[s
     oofs, tests = loaded.oofs, loaded.tests
     fold_of = np.asarray(read_meta_for(loaded.study, data).folds)
     groups = [candidate_group(c.trial) for c in candidates]
+    test_kn = data.test_known_negative
+    # Candidates come best first: the first is the best single trial.
+    best = np.array(tests[0], dtype=np.float64)
+    if test_kn is not None:
+        best[test_kn] = 0.0
+    best_cv, best_held_out = (
+        float(candidates[0].trial.value),
+        mean_columnwise_log_loss(task.Y_test, best),
+    )
     rows = []
     for config in configs:
         options = PipelineOptions(n_jobs=worker_threads(), **parse_config(config))
@@ -71,16 +82,28 @@ def _rows(run: Path, study_name: str, configs: list[str], cache: Path) -> list[s
         )
         seconds = time.perf_counter() - began
         members = [tests[i] for i in result.ensemble.members]
-        held_out = mean_columnwise_log_loss(
-            task.Y_test, result.combiner.combine(members, data.test_known_negative)
-        )
+        held_out = mean_columnwise_log_loss(task.Y_test, result.combiner.combine(members, test_kn))
         rows.append(
             f"| {run.name} | {len(candidates)} | {config or '(defaults)'} | {seconds:.1f} | "
             f"{result.selection} + {result.method} | {len(result.ensemble.members)} | "
-            f"{result.honest_score:.6f} | {held_out:.6f} |"
+            f"{result.honest_score:.6f} | {held_out:.6f} | {best_cv:.6f} | {best_held_out:.6f} | "
+            f"{_verdict(result.honest_score, held_out, best_cv, best_held_out)} |"
         )
         print(rows[-1], flush=True)
     return rows
+
+
+def _verdict(honest: float, held_out: float, best_cv: float, best_held_out: float) -> str:
+    """Whether the ensemble is at least as good as its best trial, honestly and held out."""
+    worse = [
+        name
+        for name, ours, theirs in (
+            ("honest", honest, best_cv),
+            ("held-out", held_out, best_held_out),
+        )
+        if ours > theirs
+    ]
+    return "worse " + " and ".join(worse) if worse else "no worse"
 
 
 def main() -> None:
@@ -103,10 +126,13 @@ def main() -> None:
         f"--config {configs}`.",
         "",
         "Each setting runs the whole pipeline (no time limit) on the same candidates. Held-out: "
-        "the final ensemble's mean column-wise log loss on the benchmark's held-out rows.",
+        "the final ensemble's mean column-wise log loss on the benchmark's held-out rows. Best "
+        "trial: the candidate with the best CV score, alone (its CV score and held-out score); "
+        "the last column compares the ensemble with it.",
         "",
-        "| run | candidates | setting | seconds | kept | members | honest | held-out |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | candidates | setting | seconds | kept | members | honest | held-out "
+        "| best trial CV | best trial held-out | against the best trial |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in sorted(p for p in args.runs.iterdir() if (p / "automoa.db").is_file()):
         lines += _rows(run, args.study, args.config, cache)
