@@ -261,3 +261,27 @@ def test_the_trial_cap_is_a_share_of_the_budget_with_a_floor_for_one_network():
     assert trial_cap_seconds(3600) == 720 and trial_cap_seconds(900) == 180
     assert trial_cap_seconds(60) == 180
     assert trial_cap_seconds(900, first_trial=True) == 360
+
+
+@pytest.mark.slow
+def test_a_longer_budget_replays_a_shorter_ones_trials(yeast, tmp_path, monkeypatch):
+    # Every fold is predicted at 2 s, so a trial's 4 remaining folds (8 s) compete at the
+    # halving rung. The pruning must not depend on the budget: when the threshold was 1% of the
+    # budget, the 10-minute search pruned such trials and the 2-hour one ran them whole. (The
+    # budgets are wide so that a loaded machine does not run out of time.)
+    from automoa.search.cost import CostModel
+
+    monkeypatch.setattr(CostModel, "fold_seconds", lambda self, config: 2.0)
+
+    def trials(budget_seconds):
+        outcome = _search(
+            yeast, tmp_path / str(budget_seconds), max_trials=8, budget_seconds=budget_seconds
+        )
+        assert outcome.stopped_by == "trials"
+        trials = outcome.study.trials
+        reasons = [t.user_attrs.get("prune_reason", "") for t in trials]
+        return [(t.state.name, t.params, t.value) for t in trials], reasons
+
+    (short, reasons), (long, _) = trials(600), trials(7200)
+    assert short == long
+    assert any(r.startswith("pruned after fold 0") for r in reasons)  # the rung pruned
