@@ -278,9 +278,9 @@ def test_a_longer_budget_replays_a_shorter_ones_trials(yeast, tmp_path, monkeypa
             yeast, tmp_path / str(budget_seconds), max_trials=8, budget_seconds=budget_seconds
         )
         assert outcome.stopped_by == "trials"
-        trials = outcome.study.trials
-        reasons = [t.user_attrs.get("prune_reason", "") for t in trials]
-        return [(t.state.name, t.params, t.value) for t in trials], reasons
+        finished = outcome.study.trials
+        reasons = [t.user_attrs.get("prune_reason", "") for t in finished]
+        return [(t.state.name, t.params, t.value) for t in finished], reasons
 
     (short, reasons), (long, _) = trials(600), trials(7200)
     assert short == long
