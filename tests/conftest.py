@@ -14,6 +14,7 @@ import glob
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -147,3 +148,14 @@ def s3_bucket() -> Iterator[str]:
         boto3.client("s3").create_bucket(Bucket="automoa-test")
         yield "automoa-test"
     server.stop()
+
+
+@pytest.fixture
+def default_ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler for the test: a process started in the background (``cmd &``)
+    inherits an ignored SIGINT, which automoa rightly leaves ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

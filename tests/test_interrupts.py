@@ -10,7 +10,7 @@ class _SendsCtrlCWhenCollected:
         signal.raise_signal(signal.SIGINT)
 
 
-def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends(capsys):
+def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends(capsys, default_ctrl_c):
     with latched_ctrl_c():
         assert not interrupt_requested()
         raise_if_interrupted()  # nothing pressed yet: no exception
@@ -23,7 +23,7 @@ def test_a_ctrl_c_dropped_by_a_finalizer_is_remembered_until_the_block_ends(caps
     assert "Traceback" not in capsys.readouterr().err  # the latched Ctrl-C is not printed
 
 
-def test_a_ctrl_c_outside_a_finalizer_still_raises_at_once():
+def test_a_ctrl_c_outside_a_finalizer_still_raises_at_once(default_ctrl_c):
     with latched_ctrl_c(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGINT)
 

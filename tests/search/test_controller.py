@@ -194,7 +194,7 @@ class _SwallowedInterruptFamily(ModelFamily):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_search(yeast, tmp_path):
+def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_search(yeast, tmp_path, default_ctrl_c):
     space = _space(tmp_path, "test_swallowed_interrupt")
     location = resolve_location("s", tmp_path / "run")
     outcome = run_search(yeast, location, space, budget_seconds=60, max_trials=3)
