@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from kept_studies import load_kept  # run as a script: benchmarks/ is on the path
+from kept_studies import held_out_loss, load_kept  # run as a script: benchmarks/ is on the path
 
 from automoa.ensemble.level2 import standard_stages
 from automoa.ensemble.variants import standard_variants
-from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import candidate_group, stored_ensemble
 
 
@@ -42,10 +41,7 @@ def _table(run: Path, study_name: str, cache: Path) -> list[str]:
     test_kn = data.test_known_negative
 
     def held_out(P: np.ndarray) -> float:
-        P = np.array(P, dtype=np.float64)
-        if test_kn is not None:
-            P[test_kn] = 0.0
-        return mean_columnwise_log_loss(task.Y_test, P)
+        return held_out_loss(task, P)
 
     stages = report.stages if report is not None else []
     honest = {s["stage"]: s.get("honest_score") for s in stages}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from kept_studies import load_kept  # run as a script: benchmarks/ is on the path
+from kept_studies import held_out_loss, load_kept  # run as a script: benchmarks/ is on the path
 
 from automoa.ensemble.pipeline import PipelineOptions, run_pipeline
 from automoa.metrics import mean_columnwise_log_loss
@@ -60,13 +60,7 @@ def _rows(run: Path, study_name: str, configs: list[str], cache: Path) -> list[s
     groups = [candidate_group(c.trial) for c in candidates]
     test_kn = data.test_known_negative
     # Candidates come best first: the first is the best single trial.
-    best = np.array(tests[0], dtype=np.float64)
-    if test_kn is not None:
-        best[test_kn] = 0.0
-    best_cv, best_held_out = (
-        float(candidates[0].trial.value),
-        mean_columnwise_log_loss(task.Y_test, best),
-    )
+    best_cv, best_held_out = float(candidates[0].trial.value), held_out_loss(task, tests[0])
     rows = []
     for config in configs:
         options = PipelineOptions(n_jobs=worker_threads(), **parse_config(config))

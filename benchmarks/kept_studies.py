@@ -10,6 +10,7 @@ import optuna
 
 from automoa.benchmark.datasets import BenchmarkTask, default_datasets_dir
 from automoa.benchmark.runner import kept_run_task
+from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import Candidate, ensemble_candidates
 from automoa.search.study import resolve_location
 
@@ -23,6 +24,15 @@ class KeptStudy:
     candidates: list[Candidate]
     oofs: list[np.ndarray]
     tests: list[np.ndarray]
+
+
+def held_out_loss(task: BenchmarkTask, P: np.ndarray) -> float:
+    """Mean column-wise log loss of test predictions ``P`` on the task's held-out rows, its
+    known-negative cells predicted 0."""
+    P = np.array(P, dtype=np.float64)
+    if task.train.test_known_negative is not None:
+        P[task.train.test_known_negative] = 0.0
+    return mean_columnwise_log_loss(task.Y_test, P)
 
 
 def load_kept(run: Path, study_name: str, cache: Path) -> KeptStudy:
