@@ -712,7 +712,7 @@ def benchmark_command(
     ] = False,
 ) -> None:
     """Compare automoa with baselines and AutoML systems on held-out rows; write a report."""
-    from automoa import api
+    from automoa.benchmark.presets import benchmark
     from automoa.benchmark.report import write_benchmark_report
 
     def show(row: dict) -> None:
@@ -726,7 +726,7 @@ def benchmark_command(
     if report_only:
         report = write_benchmark_report(out_dir)
     else:
-        report = api.benchmark(
+        report = benchmark(
             out_dir,
             datasets=_names(datasets),
             systems=_names(systems),

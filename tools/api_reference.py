@@ -14,6 +14,7 @@ from typing import Any
 
 import automoa
 import automoa.api
+import automoa.benchmark.presets
 import automoa.datasets
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -47,7 +48,7 @@ DOCUMENTED: list[tuple[str, Any, tuple[str, ...]]] = [
     ("automoa.api.ensemble", automoa.api.ensemble, ()),
     ("automoa.api.export", automoa.api.export, ()),
     ("automoa.api.report", automoa.api.report, ()),
-    ("automoa.api.benchmark", automoa.api.benchmark, ()),
+    ("automoa.benchmark.presets.benchmark", automoa.benchmark.presets.benchmark, ()),
     ("automoa.datasets.load_yeast", automoa.datasets.load_yeast, ()),
     ("automoa.datasets.load_yeast_frames", automoa.datasets.load_yeast_frames, ()),
     ("automoa.mean_columnwise_log_loss", automoa.mean_columnwise_log_loss, ()),

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
+from automoa import api
 from automoa.benchmark.datasets import BenchmarkTask
 from automoa.data import Dataset
 from automoa.folds import make_folds
@@ -196,7 +197,6 @@ def run_automoa(
     """``automoa.search`` on the training rows within the budget (the ensemble included)."""
     import pandas as pd
 
-    from automoa import api
     from automoa.search.study import resolve_location
 
     train = task.train

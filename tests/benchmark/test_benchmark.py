@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from automoa import api
-from automoa.benchmark import external, runner, systems
+from automoa.benchmark import external, presets, runner, systems
 from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks, outer_split
 from automoa.benchmark.report import write_benchmark_report
 from automoa.benchmark.summary import dataset_table, normalised_results, overall_table
@@ -317,7 +316,7 @@ def test_quick_preset_runs_every_builtin_system_and_writes_the_report(tmp_path):
 
 
 def test_quick_preset_leaves_out_shared_datasets_it_cannot_find(tmp_path):
-    report = api.benchmark(
+    report = presets.benchmark(
         tmp_path / "out", quick=True, systems=["prior"], datasets_dir=tmp_path / "nothing"
     )
     results = pd.read_csv(tmp_path / "out" / "results.csv")
