@@ -21,12 +21,12 @@ import numpy as np
 from automoa.atomic import atomic_write
 from automoa.bundle.checks import read_array
 from automoa.exceptions import AutomoaError, BundleError
+from automoa.fitted import FoldModel
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
 from automoa.npz import save_npz
 from automoa.preprocessing.base import StepState
 from automoa.preprocessing.chain import FittedChain
-from automoa.search.objective import FoldModel
 
 ARCHIVE_FORMAT = "automoa-fold-models"
 ARCHIVE_VERSION = 1

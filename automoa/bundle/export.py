@@ -35,6 +35,7 @@ from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, check_directory_path
+from automoa.fitted import FoldModel
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
 from automoa.npz import save_npz
@@ -46,7 +47,7 @@ from automoa.search.ensembling import (
     stored_ensemble,
     submission_path,
 )
-from automoa.search.objective import FoldModel, evaluate
+from automoa.search.objective import evaluate
 from automoa.search.study import StudyLocation, read_meta_for
 from automoa.spaces.config import PipelineConfig
 

@@ -21,10 +21,10 @@ from automoa.ensemble.clipping import Clip
 from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import level2_from_arrays
 from automoa.exceptions import BundleError, ConfigError, DataError
+from automoa.fitted import FoldModel
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.preprocessing.impute import chain_imputes
 from automoa.search.ensembling import write_predictions
-from automoa.search.objective import FoldModel
 
 
 class ExportedModel:

@@ -17,7 +17,7 @@ import optuna
 from optuna.artifacts import upload_artifact
 
 if TYPE_CHECKING:
-    from automoa.search.objective import FoldModel
+    from automoa.fitted import FoldModel
 
 
 def save_array(

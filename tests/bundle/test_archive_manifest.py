@@ -73,7 +73,7 @@ def test_archive_refuses_pickled_arrays_and_unknown_classes(tmp_path):
 
 
 def test_archive_refuses_object_state(tmp_path):
-    from automoa.search.objective import FoldModel
+    from automoa.fitted import FoldModel
 
     _, result, _ = _fitted(tmp_path)
     fitted = result.fold_models[0]
