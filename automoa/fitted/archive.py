@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from automoa.atomic import atomic_write
-from automoa.bundle.checks import read_array
 from automoa.exceptions import AutomoaError, BundleError
-from automoa.fitted import FoldModel
+from automoa.fitted.arrays import read_array
+from automoa.fitted.fold_model import FoldModel
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
 from automoa.npz import save_npz
