@@ -3,7 +3,7 @@
 Layout::
 
     manifest.json              what the bundle holds, sha256 of every other file
-    members/trial-00012.npz    fold models of each member (see automoa.bundle.archive)
+    members/trial-00012.npz    fold models of each member (see automoa.fitted.archive)
     stacker.npz                the level-2 model, when the ensemble stacks
 
 Each member's fold models are the ones trained during the search when the search kept them
@@ -31,10 +31,10 @@ import numpy as np
 import optuna
 
 from automoa import __version__
-from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, check_directory_path
+from automoa.fitted import FoldModel, load_fold_models, save_fold_models
 from automoa.folds import fold_indices
 from automoa.metrics import METRIC_CONVENTION
 from automoa.npz import save_npz
@@ -46,7 +46,7 @@ from automoa.search.ensembling import (
     stored_ensemble,
     submission_path,
 )
-from automoa.search.objective import FoldModel, evaluate
+from automoa.search.objective import evaluate
 from automoa.search.study import StudyLocation, read_meta_for
 from automoa.spaces.config import PipelineConfig
 

@@ -10,21 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automoa.bundle.archive import load_fold_models
-from automoa.bundle.checks import array_byte_limit, check_manifest_values, read_array
+from automoa.bundle.checks import array_byte_limit, check_manifest_values
 from automoa.bundle.manifest import MANIFEST, bundle_file, read_verified
 from automoa.data import validation as v
 from automoa.data.arrays import FEATURE_PREFIX, as_frame
-from automoa.data.io import read_table
+from automoa.data.io import read_table, write_predictions
 from automoa.data.moa import MOA_COLUMNS, encode_moa_columns
 from automoa.ensemble.clipping import Clip
 from automoa.ensemble.combiner import Combiner
 from automoa.ensemble.level2 import level2_from_arrays
 from automoa.exceptions import BundleError, ConfigError, DataError
+from automoa.fitted import FoldModel, load_fold_models, read_array
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.preprocessing.impute import chain_imputes
-from automoa.search.ensembling import write_predictions
-from automoa.search.objective import FoldModel
 
 
 class ExportedModel:

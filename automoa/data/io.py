@@ -10,6 +10,8 @@ Layouts of a directory:
 Every file may be ``.csv``, ``.csv.gz`` or ``.parquet``. Rows keep the order of the features
 file; target rows are matched to them by id. The MoA columns ``cp_type``/``cp_time``/``cp_dose``
 are encoded in the MoA layout and in any features file that has a ``cp_type`` column.
+
+Predictions are written back in the same shape: an id column, then one column per target.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from automoa.atomic import atomic_write
 from automoa.data import validation as v
 from automoa.data.dataset import Dataset
 from automoa.data.fingerprint import fingerprint
@@ -440,3 +443,33 @@ def load(
         "test_features": None if test_features is None else str(Path(test_features).absolute()),
     }
     return replace(dataset, load_spec={**files, **options, "name": name})
+
+
+def write_predictions(
+    path: str | Path,
+    id_name: str,
+    ids: np.ndarray,
+    target_names: tuple[str, ...],
+    proba: np.ndarray,
+    *,
+    exclusive: bool = False,
+) -> None:
+    """Write ids + target columns as CSV, atomically (write to a temporary file, then rename).
+
+    Args:
+        path: the CSV to write (its directory is created).
+        id_name: the id column's name, written first.
+        ids: one id per row.
+        target_names: the target columns, in order.
+        proba: float (n, L) predictions, one column per target.
+        exclusive: never replace a file that exists by the time the CSV is complete.
+
+    Raises:
+        FileExistsError: with ``exclusive``, when ``path`` exists.
+    """
+    path = Path(path)
+    frame = pd.DataFrame(proba, columns=list(target_names))
+    frame.insert(0, id_name, ids)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w", exclusive=exclusive, newline="") as out:
+        frame.to_csv(out, index=False, float_format="%.8g")

@@ -10,14 +10,13 @@ import io
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
 
-if TYPE_CHECKING:
-    from automoa.search.objective import FoldModel
+from automoa.fitted import FoldModel, save_fold_models
 
 
 def save_array(
@@ -44,9 +43,7 @@ def save_fold_models_artifact(
     fold_models: Sequence[FoldModel],
     info: Mapping[str, Any],
 ) -> str:
-    """Save a trial's fitted fold models (see :mod:`automoa.bundle.archive`); returns the id."""
-    from automoa.bundle.archive import save_fold_models  # the bundle package imports search
-
+    """Save a trial's fitted fold models (see :mod:`automoa.fitted.archive`); returns the id."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fold_models.npz"
         save_fold_models(path, fold_models, info)

@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
-from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
+from automoa.data.io import write_predictions
 from automoa.deadline import Deadline
 from automoa.ensemble.clipping import Clip
 from automoa.ensemble.combiner import Combiner
@@ -457,28 +456,6 @@ def write_prior_submission(path: str | Path, dataset: Dataset) -> str | None:
         proba[dataset.test_known_negative] = 0.0
     write_submission(path, dataset, proba)
     return str(path)
-
-
-def write_predictions(
-    path: str | Path,
-    id_name: str,
-    ids: np.ndarray,
-    target_names: tuple[str, ...],
-    proba: np.ndarray,
-    *,
-    exclusive: bool = False,
-) -> None:
-    """Write ids + target columns as CSV, atomically (write to a temporary file, then rename).
-
-    With ``exclusive``, a file that exists by the time the CSV is complete is never replaced
-    (:class:`FileExistsError`).
-    """
-    path = Path(path)
-    frame = pd.DataFrame(proba, columns=list(target_names))
-    frame.insert(0, id_name, ids)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "w", exclusive=exclusive, newline="") as out:
-        frame.to_csv(out, index=False, float_format="%.8g")
 
 
 def stored_ensemble(study: optuna.Study) -> EnsembleReport | None:

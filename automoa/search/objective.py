@@ -12,13 +12,13 @@ import numpy as np
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted, PruneTrial
+from automoa.fitted import FoldModel
 from automoa.folds import fold_indices
 from automoa.interrupts import raise_if_interrupted
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.models.base import FittedModel
 from automoa.models.registry import get_family
 from automoa.preprocessing.cache import StepCache, fold_key
-from automoa.preprocessing.chain import FittedChain, prepare_fold
+from automoa.preprocessing.chain import prepare_fold
 from automoa.search.checkpoints import FoldCheckpoints, FoldRecord
 from automoa.spaces.config import PipelineConfig
 
@@ -38,18 +38,6 @@ class TrialStopped(Exception):
         self.fold_scores = fold_scores
         #: seconds of the folds that finished (the cost model learns from pruned trials too)
         self.fold_seconds = [] if fold_seconds is None else fold_seconds
-
-
-@dataclass
-class FoldModel:
-    """A fitted preprocessing chain and model of one fold."""
-
-    chain: FittedChain
-    model: FittedModel
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Predict raw rows (the chain is applied first)."""
-        return self.model.predict_proba(self.chain.transform(X))
 
 
 @dataclass

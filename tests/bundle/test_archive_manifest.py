@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import MANIFEST, file_entries, read_verified, write_manifest
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError
+from automoa.fitted import load_fold_models, save_fold_models
 from automoa.folds import make_folds
 from automoa.search.objective import evaluate
 from automoa.spaces.config import PipelineConfig, StepConfig
@@ -73,7 +73,7 @@ def test_archive_refuses_pickled_arrays_and_unknown_classes(tmp_path):
 
 
 def test_archive_refuses_object_state(tmp_path):
-    from automoa.search.objective import FoldModel
+    from automoa.fitted import FoldModel
 
     _, result, _ = _fitted(tmp_path)
     fitted = result.fold_models[0]

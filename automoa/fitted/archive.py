@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from automoa.atomic import atomic_write
-from automoa.bundle.checks import read_array
 from automoa.exceptions import AutomoaError, BundleError
+from automoa.fitted.arrays import read_array
+from automoa.fitted.fold_model import FoldModel
 from automoa.models.base import ModelState
 from automoa.models.registry import restore
 from automoa.npz import save_npz
 from automoa.preprocessing.base import StepState
 from automoa.preprocessing.chain import FittedChain
-from automoa.search.objective import FoldModel
 
 ARCHIVE_FORMAT = "automoa-fold-models"
 ARCHIVE_VERSION = 1
