@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
 from automoa.data.dataset import Dataset

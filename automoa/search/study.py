@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
