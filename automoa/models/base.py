@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from automoa.deadline import Deadline
+    from automoa.params import ParamSpec
     from automoa.spaces.config import StepConfig
-    from automoa.spaces.schema import ParamSpec
 
 
 @dataclass

@@ -13,16 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from automoa.exceptions import SearchSpaceError
+from automoa.params import ConstantParam, FloatParam, IntParam, ParamSpec, is_number, same_choice
 from automoa.spaces.config import PipelineConfig, StepConfig
-from automoa.spaces.schema import (
-    ConstantParam,
-    FloatParam,
-    IntParam,
-    ParamSpec,
-    SearchSpace,
-    StartSpec,
-)
-from automoa.spaces.validation import did_you_mean, is_number, same_choice, show
+from automoa.spaces.schema import SearchSpace, StartSpec
+from automoa.spaces.validation import did_you_mean, show
 
 #: Prefixes of the parameter names this module suggests.
 NAMESPACES = ("model.", "prep.", "loss.")

@@ -18,16 +18,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 from automoa.exceptions import SearchSpaceError
+from automoa.params import (
+    PARAM_SPEC_TYPES,
+    CategoricalParam,
+    ConstantParam,
+    FloatParam,
+    IntParam,
+    ParamSpec,
+    is_number,
+    is_scalar,
+    same_choice,
+)
 from automoa.spaces.config import FIT_ON_CHOICES
 from automoa.spaces.schema import (
     DEFAULT_FIT_ON,
-    CategoricalParam,
-    ConstantParam,
     FamilySpec,
-    FloatParam,
-    IntParam,
     LossSpec,
-    ParamSpec,
     SearchSpace,
     StartSpec,
     StepSpec,
@@ -67,16 +73,6 @@ def show(value: object) -> str:
         return "a list" if value else "an empty list"
     text = repr(value).replace("\n", "\\n")
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def is_number(value: object) -> bool:
-    """Whether ``value`` is a finite int or float (booleans excluded)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_scalar(value: object) -> bool:
-    """Whether ``value`` is a valid constant or choice (str, int, finite float, bool, None)."""
-    return value is None or isinstance(value, str | bool) or is_number(value)
 
 
 def _registries() -> tuple[Callable[[], tuple[str, ...]], Callable[[], tuple[str, ...]]]:
@@ -547,13 +543,6 @@ class _Validator:
         return CategoricalParam(tuple(choices), default)
 
 
-def same_choice(a: object, b: object) -> bool:
-    """Equality that keeps booleans apart from the numbers 0 and 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
-
-
 def _on_grid(value: float, low: float, step: float) -> bool:
     k = (value - low) / step
     return abs(k - round(k)) < 1e-8
@@ -587,9 +576,6 @@ def parse_space(data: Any, label: str) -> SearchSpace:
     return _Validator(label).space(data)
 
 
-_SPEC_CLASSES = (ConstantParam, FloatParam, IntParam, CategoricalParam)
-
-
 def _plain(value: Any) -> Any:
     """``value`` with numpy-style numbers turned into int and float (lists element-wise)."""
     if isinstance(value, list | tuple):
@@ -614,7 +600,7 @@ def check_params(
     scalars) are converted to ``int`` and ``float``.
 
     Args:
-        params: parameter name -> :data:`~automoa.spaces.schema.ParamSpec`.
+        params: parameter name -> :data:`~automoa.params.ParamSpec`.
         label: file name for error messages.
         path: key path of the params block (``preprocessing[1].params``).
         owner: what takes the parameters, for messages (``step 'pca'``).
@@ -631,7 +617,7 @@ def check_params(
     params = check.mapping(params, path, "a mapping of parameter names to parameter specs")
     raw: dict[str, Any] = {}
     for name, spec in params.items():
-        if not isinstance(spec, _SPEC_CLASSES):
+        if not isinstance(spec, PARAM_SPEC_TYPES):
             check.fail(
                 _join(path, name),
                 "expected a ConstantParam, FloatParam, IntParam or CategoricalParam, "

@@ -381,7 +381,7 @@ def test_bad_parameters(name, bad):
 
 
 def test_bind_fixes_aux_to_none_without_auxiliary_labels():
-    from automoa.spaces.schema import CategoricalParam, ConstantParam
+    from automoa.params import CategoricalParam, ConstantParam
 
     params = {"aux": CategoricalParam(("none", "multitask"), "none")}
     assert get_family("mlp").bind(params, 0)["aux"] == ConstantParam("none")
