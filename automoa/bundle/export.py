@@ -33,6 +33,7 @@ import optuna
 from automoa._version import __version__
 from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, check_directory_path
 from automoa.folds import fold_indices
@@ -48,7 +49,6 @@ from automoa.search.ensembling import (
 )
 from automoa.search.objective import FoldModel, evaluate
 from automoa.search.study import StudyLocation, read_meta_for
-from automoa.spaces.config import PipelineConfig
 
 #: Called as (folds done, folds in all, what is being done) while members are re-trained.
 ExportProgress = Callable[[int, int, str], None]

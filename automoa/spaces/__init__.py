@@ -1,8 +1,8 @@
 """Search spaces: the YAML schema, loading, sampling trials into pipeline configurations."""
 
+from automoa.config import LossConfig, PipelineConfig, StepConfig
 from automoa.params import CategoricalParam, ConstantParam, FloatParam, IntParam, ParamSpec
 from automoa.spaces.binding import bind_data
-from automoa.spaces.config import PipelineConfig, StepConfig
 from automoa.spaces.diff import space_changes, space_diff
 from automoa.spaces.extras import missing_families, without_missing_extras
 from automoa.spaces.loader import is_shipped, load_space, shipped_spaces
@@ -16,6 +16,7 @@ __all__ = [
     "FamilySpec",
     "FloatParam",
     "IntParam",
+    "LossConfig",
     "LossSpec",
     "ParamSpec",
     "PipelineConfig",

@@ -3,7 +3,7 @@
 A search space is a YAML file (shipped ones live in ``automoa/search_spaces/``, packaged as
 ``automoa.search_spaces``). It is validated by :func:`automoa.spaces.validation.parse_space`
 into the frozen :class:`SearchSpace` defined here, and sampled by
-:func:`automoa.spaces.sampler.sample` into a :class:`~automoa.spaces.config.PipelineConfig`.
+:func:`automoa.spaces.sampler.sample` into a :class:`~automoa.config.PipelineConfig`.
 
 The format
 ==========
@@ -79,7 +79,7 @@ the same step type can appear several times with distinct ids, each with its own
 
 The id names the entry's Optuna parameters (``prep.pca_genes.enabled``,
 ``prep.pca_genes.n_components``) and is carried by the sampled
-:class:`~automoa.spaces.config.StepConfig` (``id=None`` when it equals the step name; its
+:class:`~automoa.config.StepConfig` (``id=None`` when it equals the step name; its
 ``key`` is the id either way).
 
 fit_on
@@ -89,7 +89,7 @@ fit_on
 labels) of every row it transforms in the fold (training, validation and test rows), as is
 common for rank-gauss or PCA in competitions. It is refused for a step that uses the labels
 (class attribute ``supervised``) or adds rows (``resamples``), e.g. MLSMOTE. The sampled
-:class:`~automoa.spaces.config.StepConfig` carries it.
+:class:`~automoa.config.StepConfig` carries it.
 
 Binding to the data
 -------------------
@@ -180,8 +180,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from automoa.config import FIT_ON_CHOICES
 from automoa.params import ParamSpec, Scalar
-from automoa.spaces.config import FIT_ON_CHOICES
 
 #: ``fit_on`` when a preprocessing entry does not say (one of :data:`FIT_ON_CHOICES`).
 DEFAULT_FIT_ON = FIT_ON_CHOICES[0]

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
+from automoa.config import FIT_ON_CHOICES
 from automoa.exceptions import SearchSpaceError
 from automoa.params import (
     PARAM_SPEC_TYPES,
@@ -29,7 +30,6 @@ from automoa.params import (
     is_scalar,
     same_choice,
 )
-from automoa.spaces.config import FIT_ON_CHOICES
 from automoa.spaces.schema import (
     DEFAULT_FIT_ON,
     FamilySpec,

@@ -8,11 +8,11 @@ import pytest
 
 from automoa.bundle.archive import load_fold_models, save_fold_models
 from automoa.bundle.manifest import MANIFEST, file_entries, read_verified, write_manifest
+from automoa.config import PipelineConfig, StepConfig
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError
 from automoa.folds import make_folds
 from automoa.search.objective import evaluate
-from automoa.spaces.config import PipelineConfig, StepConfig
 
 
 def _fitted(tmp_path):
