@@ -14,11 +14,13 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from automoa.config import FIT_ON_CHOICES
 from automoa.exceptions import SearchSpaceError
+from automoa.losses import LOSS_PARAMS
+from automoa.models.registry import family_names, get_family
 from automoa.params import (
     PARAM_SPEC_TYPES,
     CategoricalParam,
@@ -30,6 +32,7 @@ from automoa.params import (
     is_scalar,
     same_choice,
 )
+from automoa.preprocessing.registry import get_step, step_names
 from automoa.spaces.schema import (
     DEFAULT_FIT_ON,
     FamilySpec,
@@ -73,14 +76,6 @@ def show(value: object) -> str:
         return "a list" if value else "an empty list"
     text = repr(value).replace("\n", "\\n")
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _registries() -> tuple[Callable[[], tuple[str, ...]], Callable[[], tuple[str, ...]]]:
-    # Imported lazily: automoa.preprocessing imports automoa.spaces.config.
-    import automoa.models
-    import automoa.preprocessing
-
-    return automoa.models.family_names, automoa.preprocessing.step_names
 
 
 def _signature(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -186,7 +181,6 @@ class _Validator:
             _TOP_KEYS,
             {"name": "a non-empty string", "models": "a mapping of model families to settings"},
         )
-        family_names, step_names = _registries()
         description = doc.get("description")
         if description is not None and not isinstance(description, str):
             self.fail("description", f"expected a string, got {show(description)}")
@@ -238,8 +232,6 @@ class _Validator:
         return tuple(starts)
 
     def steps(self, value: Any, known: tuple[str, ...]) -> tuple[StepSpec, ...]:
-        from automoa.preprocessing.registry import get_step
-
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -319,8 +311,6 @@ class _Validator:
         return value
 
     def families(self, value: Any, known: tuple[str, ...]) -> dict[str, FamilySpec]:
-        from automoa.models.registry import get_family
-
         expected = f"a mapping of model family names ({', '.join(known)}) to their settings"
         value = self.mapping(value, "models", expected)
         if not value:
@@ -344,8 +334,6 @@ class _Validator:
         return families
 
     def losses(self, value: Any) -> dict[str, LossSpec]:
-        from automoa.losses import LOSS_PARAMS
-
         known = tuple(LOSS_PARAMS)
         value = self.mapping(value, "losses", f"a mapping of loss names ({', '.join(known)})")
         losses = {}
