@@ -21,7 +21,7 @@ try:  # typer >= 0.2x carries its own copy of click
 except ImportError:  # older typer: click itself
     from click import exceptions as click_exceptions
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.exceptions import AutomoaError
 
 # The API (torch, Optuna, scikit-learn) is imported inside the commands, so that --help and

@@ -33,13 +33,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from automoa.config import StepConfig
 from automoa.data import load, make_moa_like
 from automoa.folds import fold_indices, make_folds
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.models import get_family
 from automoa.models import torch_training as tt
 from automoa.preprocessing import prepare_fold
-from automoa.spaces.config import StepConfig
 
 BATCH = 256
 HIDDEN = 1024

@@ -23,13 +23,13 @@ import numpy as np
 import optuna
 import yaml
 
+from automoa.config import StepConfig
 from automoa.data import load, make_moa_like
 from automoa.folds import fold_indices, make_folds
 from automoa.preprocessing import prepare_fold
 from automoa.search.controller import run_search
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
-from automoa.spaces.config import StepConfig
 
 STEPS = [
     ("quantile (n_quantiles=100)", [StepConfig("quantile", {"n_quantiles": 100})]),

@@ -159,8 +159,8 @@ def mlp_starter_config(train: Dataset):
 
     Its gene/cell PCA steps are kept only where the data has ``g-`` / ``c-`` columns.
     """
+    from automoa.config import PipelineConfig
     from automoa.spaces import bind_data, load_space, sample, start_params
-    from automoa.spaces.config import PipelineConfig
 
     rows = int(train.trainable_mask.sum()) * 4 // 5
     space = bind_data(load_space("moa"), train.feature_names, rows, 0)

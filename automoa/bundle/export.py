@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import optuna
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.bundle.manifest import FORMAT, FORMAT_VERSION, file_entries, write_manifest
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError, ConfigError, check_directory_path
 from automoa.fitted import FoldModel, load_fold_models, save_fold_models
@@ -48,7 +49,6 @@ from automoa.search.ensembling import (
 )
 from automoa.search.objective import evaluate
 from automoa.search.study import StudyLocation, read_meta_for
-from automoa.spaces.config import PipelineConfig
 
 #: Called as (folds done, folds in all, what is being done) while members are re-trained.
 ExportProgress = Callable[[int, int, str], None]

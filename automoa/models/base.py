@@ -16,9 +16,9 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from automoa.config import LossConfig
     from automoa.deadline import Deadline
-    from automoa.spaces.config import StepConfig
-    from automoa.spaces.schema import ParamSpec
+    from automoa.params import ParamSpec
 
 
 @dataclass
@@ -116,7 +116,7 @@ class ModelFamily(ABC):
         deadline: Deadline | None = None,
         seed: int = 0,
         device: str = "cpu",
-        loss: StepConfig | None = None,
+        loss: LossConfig | None = None,
         Y_aux: np.ndarray | None = None,
         groups: np.ndarray | None = None,
     ) -> FittedModel:

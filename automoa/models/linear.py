@@ -57,8 +57,8 @@ from automoa.models.registry import register
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from automoa.config import LossConfig
     from automoa.deadline import Deadline
-    from automoa.spaces.config import StepConfig
 
 CLASS_WEIGHTS = ("none", "balanced")
 #: The default path: half-decade steps. On 24k-row MoA-like folds a wider (1e-5 .. 1) or finer
@@ -248,7 +248,7 @@ class LinearFamily(ModelFamily):
         deadline: Deadline | None = None,
         seed: int = 0,
         device: str = "cpu",
-        loss: StepConfig | None = None,
+        loss: LossConfig | None = None,
         Y_aux: np.ndarray | None = None,
         groups: np.ndarray | None = None,
     ) -> FittedLinear:

@@ -52,6 +52,7 @@ import numpy as np
 
 from automoa.metrics import prior_probabilities
 from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.params import ConstantParam
 
 AUX_MODES = ("none", "multitask", "pretrain", "two_stage")
 #: Quantiles of the rank-gauss of stage-1 predictions (the MoA winners' rank-gauss used 100).
@@ -353,8 +354,6 @@ class TorchFamily(ModelFamily):
     @classmethod
     def bind(cls, params, n_aux_labels: int):
         """Without auxiliary targets, ``aux`` can only be ``none``: the choice is fixed."""
-        from automoa.spaces.schema import ConstantParam
-
         if n_aux_labels == 0 and "aux" in params:
             return {**params, "aux": ConstantParam("none")}
         return params

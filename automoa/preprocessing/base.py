@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from automoa.spaces.schema import ParamSpec
+    from automoa.params import ParamSpec
 
 
 @dataclass

@@ -30,9 +30,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from automoa.config import StepConfig
 from automoa.npz import save_npz
 from automoa.preprocessing.base import StepState
-from automoa.spaces.config import StepConfig
 
 DEFAULT_MEMORY_BYTES = 1 << 30  # 1 GiB
 DEFAULT_DISK_BYTES = 4 << 30  # 4 GiB

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automoa.config import StepConfig
 from automoa.preprocessing.base import Step, StepState
 from automoa.preprocessing.cache import CacheEntry, StepCache, prefix_key
 from automoa.preprocessing.registry import get_step
-from automoa.spaces.config import StepConfig
 
 
 class FittedChain:

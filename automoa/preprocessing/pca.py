@@ -9,10 +9,10 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from automoa.exceptions import PruneTrial
+from automoa.params import ConstantParam, IntParam, ParamSpec
 from automoa.preprocessing.base import Step, StepState
 from automoa.preprocessing.groups import ALL, group_columns
 from automoa.preprocessing.registry import register
-from automoa.spaces.schema import ConstantParam, IntParam, ParamSpec
 
 MODES = ("append", "replace")
 

@@ -30,7 +30,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.atomic import atomic_write
 from automoa.data.dataset import Dataset
 from automoa.deadline import format_duration

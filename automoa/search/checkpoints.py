@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automoa.config import PipelineConfig
 from automoa.npz import save_npz
 from automoa.search.artifact_store import StudyArtifacts
-from automoa.spaces.config import PipelineConfig
 
 #: Key prefix of the checkpoints in the artifact store.
 CHECKPOINT_PREFIX = "folds"

@@ -14,7 +14,7 @@ import numpy as np
 import optuna
 import sklearn
 
-from automoa import __version__
+from automoa._version import __version__
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import DataWarning, SearchSpaceError, StudyError

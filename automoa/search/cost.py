@@ -23,8 +23,8 @@ from typing import Any
 
 import optuna
 
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
-from automoa.spaces.config import PipelineConfig
 
 #: Seconds per work unit on the reference machine (2 cores, x86_64, CPU), per family; see
 #: each ``_units`` function for what a unit is.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted, PruneTrial
@@ -20,7 +21,6 @@ from automoa.models.registry import get_family
 from automoa.preprocessing.cache import StepCache, fold_key
 from automoa.preprocessing.chain import prepare_fold
 from automoa.search.checkpoints import FoldCheckpoints, FoldRecord
-from automoa.spaces.config import PipelineConfig
 
 #: Called after each fold with (fold number, mean loss of the folds so far); returns True when
 #: the trial should stop (pruned).

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from automoa import __version__
+from automoa._version import __version__
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
@@ -31,7 +32,6 @@ from automoa.search.objective import evaluate
 from automoa.search.owner import describe, owner_dead, this_process
 from automoa.search.storage import make_storage, storage_exists
 from automoa.spaces import SearchSpace, space_changes
-from automoa.spaces.config import PipelineConfig
 
 DEFAULT_WORKDIR = Path("automoa-work")
 DB_FILENAME = "automoa.db"

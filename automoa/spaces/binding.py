@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from automoa.exceptions import SearchSpaceError
+from automoa.models.registry import get_family
+from automoa.preprocessing.registry import get_step
 from automoa.spaces.schema import SearchSpace, StepSpec
 from automoa.spaces.validation import check_params
 
@@ -47,9 +49,6 @@ def bind_data(
         SearchSpaceError: if a step's ``bind`` returns an invalid spec, as one line naming the
             step's position, its id and the parameter.
     """
-    from automoa.models.registry import get_family
-    from automoa.preprocessing.registry import get_step
-
     features = tuple(feature_names)
     label = space.source or space.name
     given = space.steps

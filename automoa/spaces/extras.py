@@ -6,13 +6,12 @@ import dataclasses
 import warnings
 
 from automoa.exceptions import SearchSpaceError
+from automoa.models.registry import get_family
 from automoa.spaces.schema import SearchSpace
 
 
 def missing_families(space: SearchSpace) -> dict[str, str]:
     """Family name -> what to install, for the space's families that cannot run here."""
-    from automoa.models.registry import get_family
-
     missing = {}
     for name in space.families:
         requirement = get_family(name).missing_requirement()

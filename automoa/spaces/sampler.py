@@ -12,17 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from automoa.config import LossConfig, PipelineConfig, StepConfig
 from automoa.exceptions import SearchSpaceError
-from automoa.spaces.config import PipelineConfig, StepConfig
-from automoa.spaces.schema import (
-    ConstantParam,
-    FloatParam,
-    IntParam,
-    ParamSpec,
-    SearchSpace,
-    StartSpec,
-)
-from automoa.spaces.validation import did_you_mean, is_number, same_choice, show
+from automoa.params import ConstantParam, FloatParam, IntParam, ParamSpec, is_number, same_choice
+from automoa.spaces.schema import SearchSpace, StartSpec
+from automoa.spaces.validation import did_you_mean, show
 
 #: Prefixes of the parameter names this module suggests.
 NAMESPACES = ("model.", "prep.", "loss.")
@@ -82,7 +76,7 @@ def sample(trial: SuggestTrial, space: SearchSpace) -> PipelineConfig:
     loss = None
     if family_spec.uses_loss and space.losses:
         loss_name = trial.suggest_categorical("loss.name", list(space.losses))
-        loss = StepConfig(
+        loss = LossConfig(
             loss_name, _values(trial, f"loss.{loss_name}", space.losses[loss_name].params)
         )
     return PipelineConfig(family, model_params, tuple(steps), loss)

@@ -3,7 +3,7 @@
 A search space is a YAML file (shipped ones live in ``automoa/search_spaces/``, packaged as
 ``automoa.search_spaces``). It is validated by :func:`automoa.spaces.validation.parse_space`
 into the frozen :class:`SearchSpace` defined here, and sampled by
-:func:`automoa.spaces.sampler.sample` into a :class:`~automoa.spaces.config.PipelineConfig`.
+:func:`automoa.spaces.sampler.sample` into a :class:`~automoa.config.PipelineConfig`.
 
 The format
 ==========
@@ -79,7 +79,7 @@ the same step type can appear several times with distinct ids, each with its own
 
 The id names the entry's Optuna parameters (``prep.pca_genes.enabled``,
 ``prep.pca_genes.n_components``) and is carried by the sampled
-:class:`~automoa.spaces.config.StepConfig` (``id=None`` when it equals the step name; its
+:class:`~automoa.config.StepConfig` (``id=None`` when it equals the step name; its
 ``key`` is the id either way).
 
 fit_on
@@ -89,7 +89,7 @@ fit_on
 labels) of every row it transforms in the fold (training, validation and test rows), as is
 common for rank-gauss or PCA in competitions. It is refused for a step that uses the labels
 (class attribute ``supervised``) or adds rows (``resamples``), e.g. MLSMOTE. The sampled
-:class:`~automoa.spaces.config.StepConfig` carries it.
+:class:`~automoa.config.StepConfig` carries it.
 
 Binding to the data
 -------------------
@@ -104,6 +104,8 @@ space). The default ``bind`` keeps the specs, so such a space binds to itself.
 
 Parameter specs
 ---------------
+Each is read into one of the frozen specs of :mod:`automoa.params`:
+
 - a bare scalar (string, integer, float, boolean or null): a constant;
 - ``{type: constant, value: X}``: the same, spelled out (``X`` a scalar);
 - ``{type: float, low, high, log?, step?, default?}``: ``low < high``; ``log: true`` needs
@@ -176,111 +178,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any
 
-from automoa.spaces.config import FIT_ON_CHOICES
-
-#: Scalar values allowed as constants and categorical choices.
-Scalar: TypeAlias = str | int | float | bool | None
+from automoa.config import FIT_ON_CHOICES
+from automoa.params import ParamSpec, Scalar
 
 #: ``fit_on`` when a preprocessing entry does not say (one of :data:`FIT_ON_CHOICES`).
 DEFAULT_FIT_ON = FIT_ON_CHOICES[0]
-
-
-@dataclass(frozen=True)
-class ConstantParam:
-    """A fixed value, never suggested to Optuna.
-
-    Attributes:
-        value: the value, passed as is to the constructor.
-    """
-
-    value: Scalar
-
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {"type": "constant", "value": self.value}
-
-
-@dataclass(frozen=True)
-class FloatParam:
-    """A float range, suggested with ``trial.suggest_float``.
-
-    Attributes:
-        low: lower bound (inclusive).
-        high: upper bound (inclusive).
-        default: value used by the default configuration (resolved, never missing).
-        log: sample on a log scale.
-        step: grid spacing, or ``None`` for a continuous range.
-    """
-
-    low: float
-    high: float
-    default: float
-    log: bool = False
-    step: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {
-            "type": "float",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-            "default": self.default,
-        }
-
-
-@dataclass(frozen=True)
-class IntParam:
-    """An integer range, suggested with ``trial.suggest_int``.
-
-    Attributes:
-        low: lower bound (inclusive).
-        high: upper bound (inclusive).
-        default: value used by the default configuration (resolved, never missing).
-        log: sample on a log scale.
-        step: grid spacing (1 for every integer).
-    """
-
-    low: int
-    high: int
-    default: int
-    log: bool = False
-    step: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {
-            "type": "int",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-            "default": self.default,
-        }
-
-
-@dataclass(frozen=True)
-class CategoricalParam:
-    """A choice among scalars, suggested with ``trial.suggest_categorical``.
-
-    Attributes:
-        choices: the choices, in the file's order.
-        default: value used by the default configuration (resolved, never missing).
-    """
-
-    choices: tuple[Scalar, ...]
-    default: Scalar
-
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {"type": "categorical", "choices": list(self.choices), "default": self.default}
-
-
-#: Any parameter spec.
-ParamSpec: TypeAlias = ConstantParam | FloatParam | IntParam | CategoricalParam
 
 
 def _params_dict(params: Mapping[str, ParamSpec]) -> dict[str, Any]:

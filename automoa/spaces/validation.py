@@ -14,20 +14,29 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
+from automoa.config import FIT_ON_CHOICES
 from automoa.exceptions import SearchSpaceError
-from automoa.spaces.config import FIT_ON_CHOICES
-from automoa.spaces.schema import (
-    DEFAULT_FIT_ON,
+from automoa.losses import LOSS_PARAMS
+from automoa.models.registry import family_names, get_family
+from automoa.params import (
+    PARAM_SPEC_TYPES,
     CategoricalParam,
     ConstantParam,
-    FamilySpec,
     FloatParam,
     IntParam,
-    LossSpec,
     ParamSpec,
+    is_number,
+    is_scalar,
+    same_choice,
+)
+from automoa.preprocessing.registry import get_step, step_names
+from automoa.spaces.schema import (
+    DEFAULT_FIT_ON,
+    FamilySpec,
+    LossSpec,
     SearchSpace,
     StartSpec,
     StepSpec,
@@ -67,24 +76,6 @@ def show(value: object) -> str:
         return "a list" if value else "an empty list"
     text = repr(value).replace("\n", "\\n")
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def is_number(value: object) -> bool:
-    """Whether ``value`` is a finite int or float (booleans excluded)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_scalar(value: object) -> bool:
-    """Whether ``value`` is a valid constant or choice (str, int, finite float, bool, None)."""
-    return value is None or isinstance(value, str | bool) or is_number(value)
-
-
-def _registries() -> tuple[Callable[[], tuple[str, ...]], Callable[[], tuple[str, ...]]]:
-    # Imported lazily: automoa.preprocessing imports automoa.spaces.config.
-    import automoa.models
-    import automoa.preprocessing
-
-    return automoa.models.family_names, automoa.preprocessing.step_names
 
 
 def _signature(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -190,7 +181,6 @@ class _Validator:
             _TOP_KEYS,
             {"name": "a non-empty string", "models": "a mapping of model families to settings"},
         )
-        family_names, step_names = _registries()
         description = doc.get("description")
         if description is not None and not isinstance(description, str):
             self.fail("description", f"expected a string, got {show(description)}")
@@ -242,8 +232,6 @@ class _Validator:
         return tuple(starts)
 
     def steps(self, value: Any, known: tuple[str, ...]) -> tuple[StepSpec, ...]:
-        from automoa.preprocessing.registry import get_step
-
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -323,8 +311,6 @@ class _Validator:
         return value
 
     def families(self, value: Any, known: tuple[str, ...]) -> dict[str, FamilySpec]:
-        from automoa.models.registry import get_family
-
         expected = f"a mapping of model family names ({', '.join(known)}) to their settings"
         value = self.mapping(value, "models", expected)
         if not value:
@@ -348,8 +334,6 @@ class _Validator:
         return families
 
     def losses(self, value: Any) -> dict[str, LossSpec]:
-        from automoa.losses import LOSS_PARAMS
-
         known = tuple(LOSS_PARAMS)
         value = self.mapping(value, "losses", f"a mapping of loss names ({', '.join(known)})")
         losses = {}
@@ -547,13 +531,6 @@ class _Validator:
         return CategoricalParam(tuple(choices), default)
 
 
-def same_choice(a: object, b: object) -> bool:
-    """Equality that keeps booleans apart from the numbers 0 and 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
-
-
 def _on_grid(value: float, low: float, step: float) -> bool:
     k = (value - low) / step
     return abs(k - round(k)) < 1e-8
@@ -587,9 +564,6 @@ def parse_space(data: Any, label: str) -> SearchSpace:
     return _Validator(label).space(data)
 
 
-_SPEC_CLASSES = (ConstantParam, FloatParam, IntParam, CategoricalParam)
-
-
 def _plain(value: Any) -> Any:
     """``value`` with numpy-style numbers turned into int and float (lists element-wise)."""
     if isinstance(value, list | tuple):
@@ -614,7 +588,7 @@ def check_params(
     scalars) are converted to ``int`` and ``float``.
 
     Args:
-        params: parameter name -> :data:`~automoa.spaces.schema.ParamSpec`.
+        params: parameter name -> :data:`~automoa.params.ParamSpec`.
         label: file name for error messages.
         path: key path of the params block (``preprocessing[1].params``).
         owner: what takes the parameters, for messages (``step 'pca'``).
@@ -631,7 +605,7 @@ def check_params(
     params = check.mapping(params, path, "a mapping of parameter names to parameter specs")
     raw: dict[str, Any] = {}
     for name, spec in params.items():
-        if not isinstance(spec, _SPEC_CLASSES):
+        if not isinstance(spec, PARAM_SPEC_TYPES):
             check.fail(
                 _join(path, name),
                 "expected a ConstantParam, FloatParam, IntParam or CategoricalParam, "

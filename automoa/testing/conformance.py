@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from automoa.config import LossConfig, StepConfig
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.models.base import FittedModel, ModelFamily, ModelState
@@ -112,14 +113,13 @@ class _TripwireDeadline(Deadline):
 def _check_losses_and_aux(family, params, X, Y, X_new, proba) -> None:
     """Families that train with a loss honour it and take auxiliary labels of the first rows."""
     from automoa.losses import LOSS_NAMES
-    from automoa.spaces.config import StepConfig
 
     for loss_name in LOSS_NAMES:
-        fitted = family(**params).fit(X, Y, seed=0, loss=StepConfig(loss_name, {}))
+        fitted = family(**params).fit(X, Y, seed=0, loss=LossConfig(loss_name, {}))
         out = fitted.predict_proba(X_new)
         assert out.shape == proba.shape and np.isfinite(out).all(), f"{family.name}: {loss_name}"
-    bce = family(**params).fit(X, Y, seed=0, loss=StepConfig("bce", {})).predict_proba(X_new)
-    focal = family(**params).fit(X, Y, seed=0, loss=StepConfig("focal", {})).predict_proba(X_new)
+    bce = family(**params).fit(X, Y, seed=0, loss=LossConfig("bce", {})).predict_proba(X_new)
+    focal = family(**params).fit(X, Y, seed=0, loss=LossConfig("focal", {})).predict_proba(X_new)
     assert not np.array_equal(bce, focal), f"{family.name}: the loss is ignored"
     # Oversampled rows come after the original rows and have no auxiliary labels.
     rng = np.random.default_rng(0)
@@ -162,7 +162,6 @@ def check_step(step_cls: type[Step], params: dict[str, Any] | None = None) -> No
     unchanged, float32 / uint8, deterministic, identity on other rows.
     """
     from automoa.preprocessing.chain import prepare_fold
-    from automoa.spaces.config import StepConfig
 
     params = dict(params or {})
     X, Y, names = tiny_table()

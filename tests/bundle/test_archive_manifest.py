@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from automoa.bundle.manifest import MANIFEST, file_entries, read_verified, write_manifest
+from automoa.config import PipelineConfig, StepConfig
 from automoa.data.dataset import Dataset
 from automoa.exceptions import BundleError
 from automoa.fitted import load_fold_models, save_fold_models
 from automoa.folds import make_folds
 from automoa.search.objective import evaluate
-from automoa.spaces.config import PipelineConfig, StepConfig
 
 
 def _fitted(tmp_path):

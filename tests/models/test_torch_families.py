@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from automoa.config import LossConfig
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
 from automoa.metrics import mean_columnwise_log_loss, prior_probabilities
 from automoa.models import get_family
 from automoa.models import torch_training as tt
-from automoa.spaces.config import StepConfig
 
 SMALL = {
     "mlp": {"hidden_size": 32, "epochs": 8, "batch_size": 64},
@@ -282,7 +282,7 @@ def test_losses_reach_training():
     X, Y, _ = _data(n=300)
     outs = {
         name: get_family("mlp")(**{**SMALL["mlp"], "epochs": 3})
-        .fit(X, Y, seed=0, loss=StepConfig(name, params))
+        .fit(X, Y, seed=0, loss=LossConfig(name, params))
         .predict_proba(X)
         for name, params in [
             ("bce", {}),
@@ -381,7 +381,7 @@ def test_bad_parameters(name, bad):
 
 
 def test_bind_fixes_aux_to_none_without_auxiliary_labels():
-    from automoa.spaces.schema import CategoricalParam, ConstantParam
+    from automoa.params import CategoricalParam, ConstantParam
 
     params = {"aux": CategoricalParam(("none", "multitask"), "none")}
     assert get_family("mlp").bind(params, 0)["aux"] == ConstantParam("none")

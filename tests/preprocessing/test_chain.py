@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from automoa.config import StepConfig
 from automoa.preprocessing import Step, StepCache, fold_key, prepare_fold, register
 from automoa.preprocessing.cache import CacheEntry, read_entry
-from automoa.spaces.config import StepConfig
 from automoa.testing import tiny_table
 
 QUANTILE = StepConfig("quantile", {"n_quantiles": 20})

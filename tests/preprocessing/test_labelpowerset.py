@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from automoa.config import PipelineConfig, StepConfig
 from automoa.data.dataset import Dataset
 from automoa.folds import make_folds
 from automoa.preprocessing import StepCache, prepare_fold
@@ -14,7 +15,6 @@ from automoa.preprocessing.labelpowerset import (
     turn_taking_counts,
 )
 from automoa.search.objective import evaluate
-from automoa.spaces.config import PipelineConfig, StepConfig
 
 NAMES = ("a", "b", "c")
 

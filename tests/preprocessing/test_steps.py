@@ -4,8 +4,8 @@ from scipy.stats import kurtosis, skew
 from sklearn.decomposition import PCA
 
 from automoa.exceptions import PruneTrial
+from automoa.params import ConstantParam, IntParam
 from automoa.preprocessing import get_step
-from automoa.spaces.schema import ConstantParam, IntParam
 from automoa.testing import tiny_table
 
 

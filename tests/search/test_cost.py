@@ -5,8 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from automoa.config import PipelineConfig, StepConfig
 from automoa.search.cost import CostModel, DataShape, reference_fold_seconds
-from automoa.spaces.config import PipelineConfig, StepConfig
 
 SHAPE = DataShape(n_rows=19000, n_features=875, n_labels=206, n_aux=402, n_splits=5)
 LINEAR = PipelineConfig("linear", {"path_size": 8})

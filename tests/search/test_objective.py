@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
+from automoa.config import PipelineConfig, StepConfig
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.folds import make_folds
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.preprocessing import Step, register
 from automoa.search.objective import TrialStopped, evaluate
-from automoa.spaces.config import PipelineConfig, StepConfig
 
 
 def _dataset(n=300, with_test=True, controls=30):

@@ -11,6 +11,7 @@ import pytest
 
 import automoa
 from automoa.atomic import atomic_write
+from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
 from automoa.deadline import Deadline
 from automoa.exceptions import StudyError
@@ -23,7 +24,6 @@ from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.objective import data_key, evaluate
 from automoa.search.study import open_study, read_meta, resolve_location
 from automoa.spaces import SearchSpace, load_space, sample
-from automoa.spaces.config import PipelineConfig
 
 
 def _dataset(n=200):

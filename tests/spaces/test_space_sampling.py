@@ -15,6 +15,7 @@ from automoa.losses import LOSS_PARAMS
 from automoa.models import get_family
 from automoa.preprocessing import get_step
 from automoa.spaces import (
+    LossConfig,
     PipelineConfig,
     SearchSpace,
     StepConfig,
@@ -78,7 +79,7 @@ def config(family: str, model: dict[str, Any], steps=(), loss=None) -> PipelineC
         family,
         model,
         tuple(StepConfig(*step) for step in steps),
-        StepConfig(*loss) if loss else None,
+        LossConfig(*loss) if loss else None,
     )
 
 
@@ -309,9 +310,9 @@ def test_fixed_trial_loss_branches(two: SearchSpace, linear_uses_loss: None) -> 
     two = SearchSpace.from_json(two.to_json())  # uses_loss is read from the registry on load
     base = {"model.family": "linear", "model.linear.C": 0.1, "prep.quantile.enabled": False}
     focal = {**base, "loss.name": "focal", "loss.focal.gamma": 1.0}
-    assert sample(FixedTrial(focal), two).loss == StepConfig("focal", {"alpha": 0.25, "gamma": 1.0})
+    assert sample(FixedTrial(focal), two).loss == LossConfig("focal", {"alpha": 0.25, "gamma": 1.0})
     smoothed = {**base, "loss.name": "smoothed_bce", "loss.smoothed_bce.smoothing": 0.005}
-    assert sample(FixedTrial(smoothed), two).loss == StepConfig(
+    assert sample(FixedTrial(smoothed), two).loss == LossConfig(
         "smoothed_bce", {"pos_weight": None, "smoothing": 0.005}
     )
     # prior does not use a loss: no loss.name is suggested even though the space has losses.

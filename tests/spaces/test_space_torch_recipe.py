@@ -11,8 +11,8 @@ from automoa.exceptions import SearchSpaceError
 from automoa.spaces import (
     ConstantParam,
     FloatParam,
+    LossConfig,
     SearchSpace,
-    StepConfig,
     default_params,
     load_space,
     sample,
@@ -50,7 +50,7 @@ def write(tmp_path: Path, mark: str = "", starts: str = "") -> SearchSpace:
 def test_a_family_default_trial_trains_with_smoothed_bce(name: str, family: str) -> None:
     space = load_space(name)
     config = sample(FixedTrial(default_params(space, family)), space)
-    assert config.loss == StepConfig("smoothed_bce", {"smoothing": 0.001})
+    assert config.loss == LossConfig("smoothed_bce", {"smoothing": 0.001})
     # The winners' optimiser: Adam with a coupled L2 of 1e-5.
     assert config.model_params["optimizer"] == "adam"
     assert config.model_params["l2"] == pytest.approx(1e-5)

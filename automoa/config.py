@@ -1,4 +1,9 @@
-"""PipelineConfig: one sampled point of a search space (what a trial evaluates)."""
+"""PipelineConfig: one sampled point of a search space (what a trial evaluates).
+
+The configuration objects live at the ground floor: :mod:`automoa.spaces` produces them, and
+model families, preprocessing and the search read them without importing the spaces package.
+Their JSON form (:meth:`PipelineConfig.to_dict`) is stored with every trial and bundle.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,16 @@ def _frozen(params: dict[str, Any] | None) -> MappingProxyType:
     return MappingProxyType(dict(params or {}))
 
 
+#: Where a preprocessing step is fitted; the first is the default.
 FIT_ON_CHOICES = ("train", "train+test")
 
 
 @dataclass(frozen=True)
 class StepConfig:
-    """One preprocessing step (or the loss) with its parameter values.
+    """One preprocessing step with its parameter values.
 
     Attributes:
-        name: the registered name of the step (e.g. ``"quantile"``) or loss (``"focal"``).
+        name: the registered name of the step (e.g. ``"quantile"``).
         params: parameter values, with names local to the step (``n_quantiles``, not
             ``prep.quantile.n_quantiles``).
         id: the step's name in the space when it differs from ``name`` (a space may use one
@@ -65,6 +71,33 @@ class StepConfig:
 
 
 @dataclass(frozen=True)
+class LossConfig:
+    """The training loss with its parameter values.
+
+    Attributes:
+        name: the loss name, a key of :data:`automoa.losses.LOSS_PARAMS` (e.g. ``"focal"``).
+        params: parameter values, with names local to the loss (``gamma``, not
+            ``loss.focal.gamma``).
+    """
+
+    name: str
+    params: MappingProxyType = field(default_factory=lambda: _frozen(None))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.params, MappingProxyType):
+            object.__setattr__(self, "params", _frozen(self.params))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"name": ..., "params": {...}}``."""
+        return {"name": self.name, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LossConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["name"], data.get("params", {}))
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """A complete pipeline: preprocessing chain, model family and parameters, loss.
 
@@ -79,7 +112,7 @@ class PipelineConfig:
     family: str
     model_params: MappingProxyType = field(default_factory=lambda: _frozen(None))
     preprocessing: tuple[StepConfig, ...] = ()
-    loss: StepConfig | None = None
+    loss: LossConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model_params, MappingProxyType):
@@ -107,5 +140,5 @@ class PipelineConfig:
             family=data["family"],
             model_params=data.get("model_params", {}),
             preprocessing=tuple(StepConfig.from_dict(s) for s in data.get("preprocessing", [])),
-            loss=StepConfig.from_dict(loss) if loss else None,
+            loss=LossConfig.from_dict(loss) if loss else None,
         )

@@ -1,0 +1,131 @@
+"""The parameter-spec vocabulary: what a search space says about one parameter.
+
+A spec is a constant or a range/choice to sample from (see :mod:`automoa.spaces.schema` for
+the YAML spelling). It lives at the ground floor so that model families and preprocessing
+steps can read and adapt specs (``bind``) without importing :mod:`automoa.spaces`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+#: Scalar values allowed as constants and categorical choices.
+Scalar: TypeAlias = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class ConstantParam:
+    """A fixed value, never suggested to Optuna.
+
+    Attributes:
+        value: the value, passed as is to the constructor.
+    """
+
+    value: Scalar
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {"type": "constant", "value": self.value}
+
+
+@dataclass(frozen=True)
+class FloatParam:
+    """A float range, suggested with ``trial.suggest_float``.
+
+    Attributes:
+        low: lower bound (inclusive).
+        high: upper bound (inclusive).
+        default: value used by the default configuration (resolved, never missing).
+        log: sample on a log scale.
+        step: grid spacing, or ``None`` for a continuous range.
+    """
+
+    low: float
+    high: float
+    default: float
+    log: bool = False
+    step: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {
+            "type": "float",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class IntParam:
+    """An integer range, suggested with ``trial.suggest_int``.
+
+    Attributes:
+        low: lower bound (inclusive).
+        high: upper bound (inclusive).
+        default: value used by the default configuration (resolved, never missing).
+        log: sample on a log scale.
+        step: grid spacing (1 for every integer).
+    """
+
+    low: int
+    high: int
+    default: int
+    log: bool = False
+    step: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {
+            "type": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class CategoricalParam:
+    """A choice among scalars, suggested with ``trial.suggest_categorical``.
+
+    Attributes:
+        choices: the choices, in the file's order.
+        default: value used by the default configuration (resolved, never missing).
+    """
+
+    choices: tuple[Scalar, ...]
+    default: Scalar
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {"type": "categorical", "choices": list(self.choices), "default": self.default}
+
+
+#: Any parameter spec.
+ParamSpec: TypeAlias = ConstantParam | FloatParam | IntParam | CategoricalParam
+
+#: The spec classes, for ``isinstance`` checks.
+PARAM_SPEC_TYPES = (ConstantParam, FloatParam, IntParam, CategoricalParam)
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (booleans excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_scalar(value: object) -> bool:
+    """Whether ``value`` is a valid constant or choice (str, int, finite float, bool, None)."""
+    return value is None or isinstance(value, str | bool) or is_number(value)
+
+
+def same_choice(a: object, b: object) -> bool:
+    """Equality that keeps booleans apart from the numbers 0 and 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
