@@ -16,7 +16,7 @@ from automoa.data import from_arrays, load
 from automoa.exceptions import DataError, SearchSpaceError
 from automoa.preprocessing.impute import ImputeStep
 from automoa.search.study import read_meta
-from automoa.spaces import SearchSpace, bind_data, load_space
+from automoa.spaces import bind_data, load_space, space_from_json
 
 YEAST = Path(automoa.__file__).parent / "data" / "bundled" / "yeast"
 
@@ -98,7 +98,7 @@ def test_search_export_and_predict_on_data_with_five_percent_missing(tmp_path):
     complete = [t for t in result.study.trials if t.state.name == "COMPLETE"]
     assert complete, [t.user_attrs.get("failure_reason") for t in result.study.trials]
     assert not [t for t in result.study.trials if t.state.name == "FAIL"]
-    stored = SearchSpace.from_json(read_meta(result.study).space_json)
+    stored = space_from_json(read_meta(result.study).space_json)
     assert stored.steps[0].name == "impute"  # bound at study creation, for every trial
     assert np.isfinite(result.oof().to_numpy(dtype=float)).all()
 

@@ -25,7 +25,7 @@ from automoa.preprocessing.cache import StepCache
 from automoa.search.controller import Objective, measured_fold_seconds, run_trial
 from automoa.search.pruning import SEED_OF_ATTR, is_seed_sibling
 from automoa.search.study import StudyLocation, read_meta_for
-from automoa.spaces import SearchSpace, config_from_params
+from automoa.spaces import config_from_params, space_from_json
 
 #: Seed offset between an origin and its k-th sibling (``origin seed + SEED_STRIDE * k``): a
 #: prime far above any fold index, so that no sibling fold shares a seed with another trial's.
@@ -128,7 +128,7 @@ def train_seed_siblings(
     if isinstance(n_extra_seeds, bool) or not isinstance(n_extra_seeds, int) or n_extra_seeds < 0:
         raise ConfigError(f"n_extra_seeds: expected an integer >= 0, got {n_extra_seeds!r}")
     meta = read_meta_for(study, dataset)
-    space = SearchSpace.from_json(meta.space_json)
+    space = space_from_json(meta.space_json)
     n_splits = int(meta.folds.max()) + 1
     artifacts = location.open_artifacts()
     cache = StepCache(location.cache_dir)

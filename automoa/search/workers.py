@@ -31,7 +31,7 @@ from automoa.search.controller import (
     started_trials,
 )
 from automoa.search.study import StudyLocation, StudyMeta
-from automoa.spaces import SearchSpace
+from automoa.spaces import SearchSpace, space_from_json
 from automoa.threads import environment, worker_environment
 
 #: Seconds between two looks of the parent at the study (progress lines).
@@ -52,7 +52,7 @@ def _worker(
         run_search(
             dataset,
             location,
-            SearchSpace.from_json(space_json),
+            space_from_json(space_json),
             budget_seconds=max(0.0, deadline_epoch - time.time()),
             worker=index,
             **options,

@@ -8,7 +8,7 @@ from automoa.spaces.extras import missing_families, without_missing_extras
 from automoa.spaces.loader import is_shipped, load_space, shipped_spaces
 from automoa.spaces.sampler import config_from_params, default_params, sample, start_params
 from automoa.spaces.schema import FamilySpec, LossSpec, SearchSpace, StartSpec, StepSpec
-from automoa.spaces.validation import parse_space
+from automoa.spaces.validation import parse_space, space_from_json
 
 __all__ = [
     "CategoricalParam",
@@ -35,6 +35,7 @@ __all__ = [
     "shipped_spaces",
     "space_changes",
     "space_diff",
+    "space_from_json",
     "start_params",
     "without_missing_extras",
 ]

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from automoa.exceptions import SearchSpaceError
+from automoa.spaces.messages import did_you_mean
 from automoa.spaces.schema import SearchSpace
-from automoa.spaces.validation import did_you_mean, parse_space
+from automoa.spaces.validation import parse_space
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable

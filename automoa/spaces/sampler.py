@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from automoa.config import LossConfig, PipelineConfig, StepConfig
 from automoa.exceptions import SearchSpaceError
 from automoa.params import ConstantParam, FloatParam, IntParam, ParamSpec, is_number, same_choice
+from automoa.spaces.messages import did_you_mean, show
 from automoa.spaces.schema import SearchSpace, StartSpec
-from automoa.spaces.validation import did_you_mean, show
 
 #: Prefixes of the parameter names this module suggests.
 NAMESPACES = ("model.", "prep.", "loss.")

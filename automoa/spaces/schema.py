@@ -332,8 +332,8 @@ class StartSpec:
 class SearchSpace:
     """A validated search space.
 
-    Build it with :func:`automoa.spaces.load_space` or :meth:`from_json`, not by hand (the
-    constructor does not validate).
+    Build it with :func:`automoa.spaces.load_space` or :func:`automoa.spaces.space_from_json`,
+    not by hand (the constructor does not validate).
 
     Attributes:
         name: the space's name.
@@ -390,21 +390,3 @@ class SearchSpace:
     def hash(self) -> str:
         """sha256 (hex) of :meth:`to_json`; a study stores it to detect a changed space."""
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
-
-    @classmethod
-    def from_json(cls, text: str, source: str = "stored space") -> SearchSpace:
-        """Rebuild (and re-validate) a space from :meth:`to_json` output.
-
-        Args:
-            text: the JSON text, e.g. as stored with a study.
-            source: label used in error messages and as :attr:`source`.
-
-        Returns:
-            The space, equal to the one that produced ``text``.
-
-        Raises:
-            SearchSpaceError: if the text is not valid JSON or not a valid space.
-        """
-        from automoa.spaces.validation import parse_json_space
-
-        return parse_json_space(text, source)

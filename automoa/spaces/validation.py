@@ -8,13 +8,12 @@ The format is documented in :mod:`automoa.spaces.schema`. Every problem raises
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import json
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from automoa.config import FIT_ON_CHOICES
@@ -33,6 +32,8 @@ from automoa.params import (
     same_choice,
 )
 from automoa.preprocessing.registry import get_step, step_names
+from automoa.spaces.messages import did_you_mean, show
+from automoa.spaces.sampler import start_params
 from automoa.spaces.schema import (
     DEFAULT_FIT_ON,
     FamilySpec,
@@ -56,26 +57,6 @@ _SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "categorical": ("type", "choices", "default"),
 }
 _SCALAR = "a scalar (string, number, boolean or null)"
-
-
-def did_you_mean(word: object, options: Iterable[str]) -> str:
-    """A ``" (did you mean 'x'?)"`` hint for the closest option, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def show(value: object) -> str:
-    """A short one-line rendering of a value for error messages (YAML spelling)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return "a mapping" if value else "an empty mapping"
-    if isinstance(value, list | tuple):
-        return "a list" if value else "an empty list"
-    text = repr(value).replace("\n", "\\n")
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _signature(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
@@ -195,8 +176,6 @@ class _Validator:
         return dataclasses.replace(space, starts=self.starts(doc.get("starts"), space))
 
     def starts(self, value: Any, space: SearchSpace) -> tuple[StartSpec, ...]:
-        from automoa.spaces.sampler import start_params
-
         if value is None:
             return ()
         if not isinstance(value, list):
@@ -615,12 +594,12 @@ def check_params(
     return check.params(raw, path, owner, *_signature(cls))
 
 
-def parse_json_space(text: str, label: str = "stored space") -> SearchSpace:
-    """Validate the JSON form of a space (see :meth:`SearchSpace.to_json`).
+def space_from_json(text: str, source: str = "stored space") -> SearchSpace:
+    """Rebuild (and re-validate) a space from :meth:`SearchSpace.to_json` (as a study stores it).
 
     Args:
         text: JSON text.
-        label: name used in error messages and stored as ``source``.
+        source: name used in error messages and stored as :attr:`SearchSpace.source`.
 
     Returns:
         The validated space.
@@ -634,10 +613,10 @@ def parse_json_space(text: str, label: str = "stored space") -> SearchSpace:
         where = f"line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else "(text)"
         msg = getattr(exc, "msg", str(exc))
         raise SearchSpaceError(
-            f"{label}: {where}: invalid JSON ({msg}), expected the output of SearchSpace.to_json()"
+            f"{source}: {where}: invalid JSON ({msg}), expected the output of SearchSpace.to_json()"
         ) from None
     except RecursionError:
         raise SearchSpaceError(
-            f"{label}: nested too deeply, expected the output of SearchSpace.to_json()"
+            f"{source}: nested too deeply, expected the output of SearchSpace.to_json()"
         ) from None
-    return parse_space(data, label)
+    return parse_space(data, source)

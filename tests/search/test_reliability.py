@@ -23,7 +23,7 @@ from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.objective import data_key, evaluate
 from automoa.search.study import open_study, read_meta, resolve_location
-from automoa.spaces import SearchSpace, load_space, sample
+from automoa.spaces import load_space, sample, space_from_json
 
 
 def _dataset(n=200):
@@ -77,7 +77,7 @@ def test_a_dead_workers_trial_is_failed_and_retried_with_its_parameters(tmp_path
     # that would be refused as a repeat).
     study.enqueue_trial({"model.family": "mlp"})
     dead = study.ask()  # takes the next queued trial, as a worker would
-    sample(dead, SearchSpace.from_json(read_meta(study).space_json))  # and samples it
+    sample(dead, space_from_json(read_meta(study).space_json))  # and samples it
     storage.record_heartbeat(dead._trial_id)
     time.sleep(3)
     # The retry is queued after the starts still waiting; enough trials to reach it.
@@ -280,7 +280,7 @@ def test_a_killed_workers_running_trial_is_failed_at_once_on_its_host(tmp_path):
     study = optuna.load_study(study_name="rel", storage=storage)
     study.enqueue_trial({"model.family": "mlp"})
     dead = study.ask()
-    sample(dead, SearchSpace.from_json(read_meta(study).space_json))
+    sample(dead, space_from_json(read_meta(study).space_json))
     owner = {"host": socket.gethostname(), "pid": _dead_pid(), "beat": time.time()}
     dead.set_user_attr(storage_module.OWNER_ATTR, owner)
     waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in study.trials)

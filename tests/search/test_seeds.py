@@ -10,7 +10,7 @@ from automoa.search.controller import Objective, run_search
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.search.seeds import SEED_STRIDE, seed_groups, train_seed_siblings
 from automoa.search.study import read_meta, resolve_location
-from automoa.spaces import PipelineConfig, SearchSpace, load_space
+from automoa.spaces import PipelineConfig, load_space, space_from_json
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 # Two cheap families: the linear path and a small XGBoost (row and column subsampling, so its
@@ -159,7 +159,7 @@ def test_a_sampler_repeat_of_an_origin_is_still_refused(searched, yeast):
     objective = Objective(
         yeast,
         meta,
-        SearchSpace.from_json(meta.space_json),
+        space_from_json(meta.space_json),
         location.open_artifacts(),
         Deadline(120),
         meta.fold_seed,

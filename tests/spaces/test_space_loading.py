@@ -13,11 +13,11 @@ from automoa.spaces import (
     ConstantParam,
     FloatParam,
     IntParam,
-    SearchSpace,
     StepSpec,
     load_space,
     shipped_spaces,
     space_diff,
+    space_from_json,
     start_params,
 )
 
@@ -91,7 +91,7 @@ def test_shipped_space_loads(name: str) -> None:
     assert space.description
     assert "linear" in space.families
     assert "prior" not in space.families
-    assert SearchSpace.from_json(space.to_json()) == space
+    assert space_from_json(space.to_json()) == space
     assert name in shipped_spaces()
 
 
@@ -308,16 +308,16 @@ def test_hash_changes_with_a_range_and_diff_shows_it(tmp_path: Path) -> None:
 
 def test_from_json_round_trip_and_errors(tmp_path: Path) -> None:
     space = load_space(write(tmp_path, SPACE))
-    again = SearchSpace.from_json(space.to_json())
+    again = space_from_json(space.to_json())
     assert again == space and again.hash == space.hash
     assert again.source == "stored space"
     assert len({space, again}) == 1  # hashable, consistent with equality
     with pytest.raises(SearchSpaceError, match=r"^stored space: line 1, column 2: invalid JSON"):
-        SearchSpace.from_json("{oops")
+        space_from_json("{oops")
     broken = json.loads(space.to_json())
     broken["models"]["linear"]["params"]["C"]["low"] = 100.0
     with pytest.raises(SearchSpaceError, match=r"^study: models\.linear\.params\.C\.low: "):
-        SearchSpace.from_json(json.dumps(broken), source="study")
+        space_from_json(json.dumps(broken), source="study")
 
 
 def test_yaml_12_scalars(tmp_path: Path) -> None:

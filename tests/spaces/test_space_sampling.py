@@ -23,6 +23,7 @@ from automoa.spaces import (
     default_params,
     load_space,
     sample,
+    space_from_json,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -307,7 +308,7 @@ def test_fixed_trial_branches_with_two_families(two: SearchSpace) -> None:
 
 
 def test_fixed_trial_loss_branches(two: SearchSpace, linear_uses_loss: None) -> None:
-    two = SearchSpace.from_json(two.to_json())  # uses_loss is read from the registry on load
+    two = space_from_json(two.to_json())  # uses_loss is read from the registry on load
     base = {"model.family": "linear", "model.linear.C": 0.1, "prep.quantile.enabled": False}
     focal = {**base, "loss.name": "focal", "loss.focal.gamma": 1.0}
     assert sample(FixedTrial(focal), two).loss == LossConfig("focal", {"alpha": 0.25, "gamma": 1.0})
@@ -396,7 +397,7 @@ def test_real_study_samples_valid_configs(
     if space_name.startswith("two"):
         if space_name == "two-with-loss":
             monkeypatch.setattr(get_family("linear"), "uses_loss", True)
-            two = SearchSpace.from_json(two.to_json())  # re-read uses_loss from the registry
+            two = space_from_json(two.to_json())  # re-read uses_loss from the registry
         space = two
     else:
         space = load_space(space_name)
@@ -464,7 +465,7 @@ def test_default_params_of_default_space() -> None:
 def test_default_params_resolved_defaults_and_loss(
     two: SearchSpace, linear_uses_loss: None
 ) -> None:
-    space = SearchSpace.from_json(two.to_json())
+    space = space_from_json(two.to_json())
     assert default_params(space, "linear") == {
         "model.family": "linear",
         "model.linear.C": pytest.approx(10**-1.5),  # geometric midpoint

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from automoa.exceptions import SearchSpaceError
-from automoa.spaces import SearchSpace, config_from_params, load_space, start_params
+from automoa.spaces import (
+    SearchSpace,
+    config_from_params,
+    load_space,
+    space_from_json,
+    start_params,
+)
 
 BASE = """\
 name: with-starts
@@ -66,7 +72,7 @@ def test_a_start_overrides_defaults_and_fills_enabled_branches(tmp_path):
     config = config_from_params(space, params)
     assert config.family == "mlp" and config.loss.name == "focal"
     assert [step.name for step in config.preprocessing] == ["pca"]
-    assert SearchSpace.from_json(space.to_json()) == space
+    assert space_from_json(space.to_json()) == space
 
 
 def test_spaces_without_starts_keep_their_canonical_form(tmp_path):

@@ -27,6 +27,7 @@ from automoa.spaces import (
     default_params,
     load_space,
     sample,
+    space_from_json,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -177,7 +178,7 @@ def test_same_step_twice_with_ids(twice: SearchSpace) -> None:
     ]
     assert twice.steps[0].params["n_quantiles"] == IntParam(10, 100, 50)
     assert twice.steps[2].params["n_quantiles"] == IntParam(200, 400, 300)
-    assert SearchSpace.from_json(twice.to_json()) == twice
+    assert space_from_json(twice.to_json()) == twice
 
 
 def test_ids_name_the_optuna_parameters(twice: SearchSpace) -> None:
@@ -262,7 +263,7 @@ def test_id_is_canonical_and_changes_the_hash(tmp_path: Path) -> None:
     named = load_text(tmp_path, with_prep("{step: quantile, id: rank}"), "named.yaml")
     assert json.loads(named.to_json())["preprocessing"][0]["id"] == "rank"
     assert named.hash != plain.hash
-    again = SearchSpace.from_json(named.to_json())
+    again = space_from_json(named.to_json())
     assert again == named and again.hash == named.hash and again.steps[0].key == "rank"
 
 
@@ -362,7 +363,7 @@ def test_fit_on_is_canonical_and_changes_the_hash(tmp_path: Path) -> None:
     assert "fit_on" not in plain.to_dict()["preprocessing"][0]
     assert transductive != plain and transductive.hash != plain.hash
     assert json.loads(transductive.to_json())["preprocessing"][0]["fit_on"] == "train+test"
-    again = SearchSpace.from_json(transductive.to_json())
+    again = space_from_json(transductive.to_json())
     assert again == transductive and again.hash == transductive.hash
 
 
@@ -487,7 +488,7 @@ def test_bind_caps_a_bound_and_shows_in_the_hash(tmp_path: Path) -> None:
     assert json.loads(bound.to_json())["preprocessing"][0]["params"]["k"]["high"] == 8
     assert bind_data(space, FEATURES, 100).hash == bound.hash  # same data, same space
     assert bind_data(space, FEATURES[:4], 100).hash != bound.hash
-    again = SearchSpace.from_json(bound.to_json())
+    again = space_from_json(bound.to_json())
     assert again == bound and again.hash == bound.hash
 
     params = default_params(bound, "linear")

@@ -16,6 +16,7 @@ from automoa.spaces import (
     default_params,
     load_space,
     sample,
+    space_from_json,
     start_params,
 )
 
@@ -91,7 +92,7 @@ def test_the_marked_loss_is_the_default(tmp_path: Path) -> None:
     params = default_params(marked, "mlp")
     assert params["loss.name"] == "smoothed_bce"
     assert params["loss.smoothed_bce.smoothing"] == pytest.approx(1e-3)
-    again = SearchSpace.from_json(marked.to_json())
+    again = space_from_json(marked.to_json())
     assert again == marked and again.default_loss == "smoothed_bce"
 
 
