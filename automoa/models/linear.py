@@ -41,7 +41,6 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from automoa.exceptions import BudgetExhausted
 from automoa.folds import make_folds
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.fit_context import ConstantLabels
@@ -265,8 +264,7 @@ class LinearFamily(ModelFamily):
         chosen = np.full(L, np.nan)
 
         def check(_: np.ndarray) -> None:
-            if deadline.expired():
-                raise BudgetExhausted("linear: the deadline passed during L-BFGS")
+            deadline.check("linear L-BFGS")
 
         if L:  # without a label that varies there is nothing to fit
             # One BLAS thread. Measured on 2 busy cores, one 19k x 875 x 206 fold: 12 s on one

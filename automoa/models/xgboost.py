@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from automoa.exceptions import BudgetExhausted, ConfigError
+from automoa.exceptions import ConfigError
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.fit_context import ConstantLabels
 from automoa.models.registry import register
@@ -178,8 +178,7 @@ def _deadline_callback(xgb, deadline):
 
     class DeadlineCallback(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log) -> bool:
-            if deadline.expired():
-                raise BudgetExhausted(f"xgboost: the deadline passed at round {epoch}")
+            deadline.check(f"xgboost round {epoch}")
             return False
 
     return DeadlineCallback()
