@@ -41,10 +41,9 @@ import numpy as np
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from automoa.exceptions import BudgetExhausted
 from automoa.folds import make_folds
-from automoa.metrics import prior_probabilities
 from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.models.fit_context import ConstantLabels
 from automoa.models.logistic_solver import (
     Targets,
     label_log_loss,
@@ -57,8 +56,7 @@ from automoa.models.registry import register
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from automoa.config import LossConfig
-    from automoa.deadline import Deadline
+    from automoa.models.fit_context import FitContext
 
 CLASS_WEIGHTS = ("none", "balanced")
 #: The default path: half-decade steps. On 24k-row MoA-like folds a wider (1e-5 .. 1) or finer
@@ -81,10 +79,12 @@ FINAL_TOL = 1e-4
 class FittedLinear(FittedModel):
     """Standardisation followed by per-label logistic regression.
 
-    Labels that were constant in the training fold are predicted with their smoothed prior.
-
     Attributes:
-        C: the inverse penalty each label was fitted with (NaN for constant labels).
+        mean: (d,) the training fold's feature means.
+        scale: (d,) its feature standard deviations (1 for a constant feature).
+        coef: (d, k) coefficients of the k labels the model was fitted on.
+        intercept: (k,) their intercepts.
+        C: (k,) the inverse penalty each of them was fitted with.
     """
 
     def __init__(
@@ -93,43 +93,53 @@ class FittedLinear(FittedModel):
         scale: np.ndarray,
         coef: np.ndarray,
         intercept: np.ndarray,
-        constant_labels: np.ndarray,
-        constant_rates: np.ndarray,
         C: np.ndarray | None = None,
     ) -> None:
         self.mean = mean
         self.scale = scale
         self.coef = coef
         self.intercept = intercept
-        self.constant_labels = constant_labels.astype(bool)
-        self.constant_rates = constant_rates
         # States saved before per-label penalties have no C.
         self.C = np.full(coef.shape[1], np.nan) if C is None else C
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        Z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
-        P = expit(Z).astype(np.float32)
-        P[:, self.constant_labels] = self.constant_rates[self.constant_labels]
-        return P
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        coef, intercept = self.coef, self.intercept
+        if self.constant is not None:
+            # The product over every label, constant ones with zero coefficients, as the saved
+            # format holds them: with fewer columns (one, above all) BLAS may take another path
+            # and round the last bit differently.
+            coef, intercept = self.constant.expand(coef, 0.0), self.constant.expand(intercept, 0.0)
+        Z = ((X - self.mean) / self.scale) @ coef + intercept
+        return expit(Z).astype(np.float32)
 
     def state(self) -> ModelState:
+        # The format holds every label: constant ones with zero coefficients and no C.
+        constant = self.constant
         return ModelState(
             "linear",
             {},
             {
                 "mean": self.mean,
                 "scale": self.scale,
-                "coef": self.coef,
-                "intercept": self.intercept,
-                "constant_labels": self.constant_labels,
-                "constant_rates": self.constant_rates,
-                "C": self.C,
+                "coef": constant.expand(self.coef, 0.0),
+                "intercept": constant.expand(self.intercept, 0.0),
+                **constant.arrays(),
+                "C": constant.expand(self.C, np.nan),
             },
         )
 
     @classmethod
     def from_state(cls, state: ModelState) -> FittedLinear:
-        return cls(**state.arrays)
+        arrays = state.arrays
+        constant = ConstantLabels.from_arrays(arrays)
+        C = arrays.get("C")
+        return cls(
+            arrays["mean"],
+            arrays["scale"],
+            constant.restrict(arrays["coef"]),
+            constant.restrict(arrays["intercept"]),
+            None if C is None else constant.restrict(C),
+        ).with_constant(constant)
 
 
 def negative_subsample(Y: np.ndarray, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,43 +248,25 @@ class LinearFamily(ModelFamily):
         self.negative_rate = float(negative_rate)
         self.max_iter = int(max_iter)
 
-    def fit(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        *,
-        X_valid: np.ndarray | None = None,
-        Y_valid: np.ndarray | None = None,
-        deadline: Deadline | None = None,
-        seed: int = 0,
-        device: str = "cpu",
-        loss: LossConfig | None = None,
-        Y_aux: np.ndarray | None = None,
-        groups: np.ndarray | None = None,
-    ) -> FittedLinear:
-        # X_valid / Y_valid are the outer validation fold: deliberately unused (the penalty is
-        # chosen on an inner split of the training rows, so the fold's score stays honest).
-        if groups is not None and len(groups) > len(X):
-            raise ValueError(f"groups: {len(groups)} labels for {len(X)} training rows")
+    def _fit(self, X: np.ndarray, Y: np.ndarray, ctx: FitContext) -> FittedLinear:
+        # ctx.X_val / ctx.Y_val are the outer validation fold: deliberately unused (the penalty
+        # is chosen on an inner split of the training rows, so the fold's score stays honest).
+        groups, seed, deadline = ctx.groups, ctx.seed, ctx.deadline
         mean = X.mean(axis=0, dtype=np.float64).astype(np.float32)
         scale = X.std(axis=0, dtype=np.float64).astype(np.float32)
         scale[scale == 0] = 1.0
         # float32 products: twice as fast as float64, and precise enough for log loss.
         Xs = ((X - mean) / scale).astype(np.float32)
         n, d = Xs.shape
-        positives = Y.sum(axis=0)
-        constant = (positives == 0) | (positives == n)
-        rates = prior_probabilities(Y).astype(np.float32)
-        fit_labels = np.flatnonzero(~constant)
-        coef = np.zeros((d, Y.shape[1]), dtype=np.float32)
-        intercept = np.zeros(Y.shape[1], dtype=np.float32)
-        chosen = np.full(Y.shape[1], np.nan)
+        L = Y.shape[1]
+        coef = np.zeros((d, L), dtype=np.float32)
+        intercept = np.zeros(L, dtype=np.float32)
+        chosen = np.full(L, np.nan)
 
         def check(_: np.ndarray) -> None:
-            if deadline is not None and deadline.expired():
-                raise BudgetExhausted("linear: the deadline passed during L-BFGS")
+            deadline.check("linear L-BFGS")
 
-        if fit_labels.size:
+        if L:  # without a label that varies there is nothing to fit
             # One BLAS thread. Measured on 2 busy cores, one 19k x 875 x 206 fold: 12 s on one
             # thread, 45 s on two (threads wait on each other when the cores are shared); on
             # small data one thread was already 10x faster.
@@ -283,23 +275,22 @@ class LinearFamily(ModelFamily):
                 Xr = Xs @ V
                 del Xs
                 Xr2 = np.square(Xr)
-                Yf = Y[:, fit_labels]
-                targets = Targets.of(Yf, self.class_weight)
-                offset = np.zeros(len(fit_labels), dtype=np.float32)
+                targets = Targets.of(Y, self.class_weight)
+                offset = np.zeros(L, dtype=np.float32)
                 if self.negative_rate < 1:
-                    targets.kept, share = negative_subsample(Yf, self.negative_rate, seed)
+                    targets.kept, share = negative_subsample(Y, self.negative_rate, seed)
                     offset = np.log(share).astype(np.float32)
-                b0 = start_intercepts(Yf, targets)
-                W0 = np.zeros((d, len(fit_labels)), dtype=np.float32)
+                b0 = start_intercepts(Y, targets)
+                W0 = np.zeros((d, L), dtype=np.float32)
                 original = n if groups is None else len(groups)
                 if self.C is not None:
-                    C = np.full(len(fit_labels), self.C)
+                    C = np.full(L, self.C)
                 elif original < INNER_SPLITS:  # no inner split: no evidence, strongest penalty
-                    C = np.full(len(fit_labels), self.path[0])
+                    C = np.full(L, self.path[0])
                 else:
-                    inner = inner_validation_rows(Yf[:original], groups, seed)
+                    inner = inner_validation_rows(Y[:original], groups, seed)
                     C, W0, b0 = self._choose_penalties(
-                        Xr, Xr2, Yf, inner, check, W0, b0, targets.kept
+                        Xr, Xr2, Y, inner, check, W0, b0, targets.kept
                     )
                 W, b = solve(
                     Xr,
@@ -312,10 +303,10 @@ class LinearFamily(ModelFamily):
                     self.max_iter,
                     check,
                 )
-                coef[:, fit_labels] = V @ W
-            intercept[fit_labels] = b + offset
-            chosen[fit_labels] = C
-        return FittedLinear(mean, scale, coef, intercept, constant, rates, chosen)
+                coef[:] = V @ W
+            intercept[:] = b + offset
+            chosen[:] = C
+        return FittedLinear(mean, scale, coef, intercept, chosen)
 
     def _choose_penalties(
         self,

@@ -39,20 +39,24 @@ A torch family only says how to build its network body (:meth:`TorchFamily.body_
   fitting does not disturb the caller's random state).
 - **State**: the networks' ``state_dict`` tensors as numpy arrays plus a JSON spec; no pickle.
 
-Labels constant in the training fold are predicted with their smoothed prior, as in the other
-families.
+Labels constant in the training fold are trained on like the others (``fits_constant_labels``:
+leaving them out would change the other labels' numbers) and predicted with their smoothed prior
+by :class:`~automoa.models.base.FittedModel`, as in the other families.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from automoa.metrics import prior_probabilities
 from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.models.fit_context import ConstantLabels
 from automoa.params import ConstantParam
+
+if TYPE_CHECKING:
+    from automoa.models.fit_context import FitContext
 
 AUX_MODES = ("none", "multitask", "pretrain", "two_stage")
 #: Quantiles of the rank-gauss of stage-1 predictions (the MoA winners' rank-gauss used 100).
@@ -156,16 +160,12 @@ class FittedTorchModel(FittedModel):
         nets: list,
         stage1_spec: dict[str, Any] | None,
         stage1_nets: list,
-        constant_labels: np.ndarray,
-        constant_rates: np.ndarray,
         stage1_quantile=None,
     ) -> None:
         self.spec = spec
         self.nets = nets
         self.stage1_spec = stage1_spec
         self.stage1_nets = stage1_nets
-        self.constant_labels = np.asarray(constant_labels, dtype=bool)
-        self.constant_rates = np.asarray(constant_rates, dtype=np.float32)
         # Rank-gauss of the stage-1 predictions (a fitted QuantileStep); None in models saved
         # before it existed, whose stage 2 reads raw probabilities.
         self.stage1_quantile = stage1_quantile
@@ -204,18 +204,16 @@ class FittedTorchModel(FittedModel):
             extra = self.stage1_quantile.transform(extra)
         return torch.cat([X_t, torch.from_numpy(extra).to(X_t.device)], dim=1)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         _, tt = _torch()
         device = next(self.nets[0].parameters()).device
         with tt.torch_threads(tt.worker_threads()):
             X_t = self.stage2_features(tt.as_tensor(X, device))
-            proba = self._mean_proba(self.nets, X_t)
-        proba[:, self.constant_labels] = self.constant_rates[self.constant_labels]
-        return proba
+            return self._mean_proba(self.nets, X_t)
 
     def state(self) -> ModelState:
         _, tt = _torch()
-        arrays = {"constant_labels": self.constant_labels, "constant_rates": self.constant_rates}
+        arrays = self.constant.arrays()
         for i, net in enumerate(self.nets):
             arrays.update(tt.state_arrays(net, f"net{i}."))
         for i, net in enumerate(self.stage1_nets):
@@ -259,15 +257,8 @@ class FittedTorchModel(FittedModel):
             quantile = QuantileStep.from_state(
                 StepState(QuantileStep.name, saved["params"], saved["meta"], arrays)
             )
-        return cls(
-            meta["spec"],
-            nets,
-            meta["stage1_spec"],
-            stage1,
-            state.arrays["constant_labels"],
-            state.arrays["constant_rates"],
-            quantile,
-        )
+        model = cls(meta["spec"], nets, meta["stage1_spec"], stage1, quantile)
+        return model.with_constant(ConstantLabels.from_arrays(state.arrays))
 
 
 class TorchFamily(ModelFamily):
@@ -295,6 +286,9 @@ class TorchFamily(ModelFamily):
     """
 
     uses_loss = True
+    # One output per label: leaving constant labels out would change the initialisation of the
+    # others, the mean loss they train on and the validation loss that picks the best epoch.
+    fits_constant_labels = True
 
     def __init__(
         self,
@@ -366,35 +360,19 @@ class TorchFamily(ModelFamily):
     def body_spec(self, n_in: int) -> dict[str, Any]:
         """JSON spec of the body for ``n_in`` inputs (read by ``fitted_class.build_body``)."""
 
-    def fit(
-        self,
-        X,
-        Y,
-        *,
-        X_valid=None,
-        Y_valid=None,
-        deadline=None,
-        seed=0,
-        device="cpu",
-        loss=None,
-        Y_aux=None,
-        groups=None,
-    ):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, ctx: FitContext) -> FittedTorchModel:
         torch, tt = _torch()
         from automoa.losses import make_loss
 
-        dev = tt.torch_device(device)
-        loss_fn = (
-            make_loss(loss.name, loss.params, Y) if loss is not None else make_loss("bce", {}, Y)
-        )
+        seed, deadline, Y_aux = ctx.seed, ctx.deadline, ctx.Y_aux
+        dev = tt.torch_device(ctx.device)
+        loss, params = ("bce", {}) if ctx.loss is None else (ctx.loss.name, ctx.loss.params)
+        loss_fn = make_loss(loss, params, Y)
         aux_mode = self.params["aux"]
         aux_cols = _aux_columns(Y_aux)
         if not len(aux_cols):
             aux_mode = "none"
         Y_aux_used = Y_aux[:, aux_cols] if aux_mode != "none" else None
-        positives = Y.sum(axis=0)
-        constant = (positives == 0) | (positives == len(Y))
-        rates = prior_probabilities(Y).astype(np.float32)
         cuda_devices = [dev.index or 0] if dev.type == "cuda" else []
 
         # Small products run faster on one thread than split across cores (thread start-up
@@ -403,11 +381,11 @@ class TorchFamily(ModelFamily):
         threads = 1 if small else tt.worker_threads()
         with tt.torch_threads(threads), torch.random.fork_rng(devices=cuda_devices):
             X_t = tt.as_tensor(X, dev)
-            X_valid_t = None if X_valid is None else tt.as_tensor(X_valid, dev)
+            X_valid_t = None if ctx.X_val is None else tt.as_tensor(ctx.X_val, dev)
             stage1_spec, stage1_nets, quantile = None, [], None
             if aux_mode == "two_stage":
                 stage1_spec, stage1_nets, quantile, X_t, X_valid_t = self._two_stage(
-                    X_t, X_valid_t, Y_aux_used, deadline, seed, dev, groups
+                    X_t, X_valid_t, Y_aux_used, deadline, seed, dev, ctx.groups
                 )
             n_aux = Y_aux_used.shape[1] if aux_mode in ("multitask", "pretrain") else 0
             spec = {**self.body_spec(X_t.shape[1]), "n_main": Y.shape[1], "n_aux": n_aux}
@@ -419,7 +397,7 @@ class TorchFamily(ModelFamily):
                 tt.set_head_bias(net.main, tt.output_bias(Y))
                 if aux_mode == "pretrain":
                     self._pretrain(net, X_t, Y_aux_used, deadline, net_seed)
-                valid = None if X_valid_t is None or Y_valid is None else (X_valid_t, Y_valid)
+                valid = None if X_valid_t is None or ctx.Y_val is None else (X_valid_t, ctx.Y_val)
                 tt.train_network(
                     net,
                     X_t,
@@ -434,7 +412,7 @@ class TorchFamily(ModelFamily):
                     label=self.name,
                 )
                 nets.append(net.eval())
-        return self.fitted_class(spec, nets, stage1_spec, stage1_nets, constant, rates, quantile)
+        return self.fitted_class(spec, nets, stage1_spec, stage1_nets, quantile)
 
     def _pretrain(self, net, X_t, Y_aux_used, deadline, seed) -> None:
         """Train body + auxiliary head on the rows that have auxiliary labels."""

@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from automoa.exceptions import BudgetExhausted
 from automoa.threads import THREADS_ENV, worker_threads  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -370,8 +369,8 @@ def train_network(
             best_loss, best_epoch = score, epoch
             if valid_X is not None:
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        if deadline is not None and deadline.expired():
-            raise BudgetExhausted(f"{label}: the deadline passed after epoch {epoch}")
+        if deadline is not None:
+            deadline.check(f"{label} epoch {epoch}")
         # OneCycle is stopped by nothing but its end: its best epochs come once the rate has
         # annealed, long after a patience window would have fired.
         if scheduler is None and valid_X is not None and epoch - best_epoch >= settings.patience:

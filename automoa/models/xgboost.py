@@ -16,13 +16,18 @@ xgboost is imported only when a model is fitted or restored; install it with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from automoa.exceptions import BudgetExhausted, ConfigError
-from automoa.metrics import prior_probabilities
+from automoa.exceptions import ConfigError
 from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.models.fit_context import ConstantLabels
 from automoa.models.registry import register
 from automoa.threads import worker_threads
+
+if TYPE_CHECKING:
+    from automoa.models.fit_context import FitContext
 
 MULTI_STRATEGIES = ("one_output_per_tree", "multi_output_tree")
 
@@ -39,33 +44,23 @@ def _xgboost():
 
 
 class FittedXGBoost(FittedModel):
-    """A booster for all labels; labels constant in training are predicted with their prior."""
+    """A booster for all labels, the constant ones included (see ``fits_constant_labels``)."""
 
-    def __init__(
-        self, booster, n_rounds: int, constant_labels: np.ndarray, constant_rates: np.ndarray
-    ) -> None:
+    def __init__(self, booster, n_rounds: int) -> None:
         self.booster = booster
         self.n_rounds = int(n_rounds)
-        self.constant_labels = constant_labels.astype(bool)
-        self.constant_rates = constant_rates.astype(np.float32)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         xgb = _xgboost()
         proba = self.booster.predict(xgb.DMatrix(X), iteration_range=(0, self.n_rounds))
-        proba = np.asarray(proba, dtype=np.float32).reshape(len(X), -1)
-        proba[:, self.constant_labels] = self.constant_rates[self.constant_labels]
-        return proba
+        return np.asarray(proba, dtype=np.float32).reshape(len(X), -1)
 
     def state(self) -> ModelState:
         raw = np.frombuffer(bytes(self.booster.save_raw("ubj")), dtype=np.uint8)
         return ModelState(
             "xgboost",
             {"n_rounds": self.n_rounds},
-            {
-                "booster_ubj": raw,
-                "constant_labels": self.constant_labels,
-                "constant_rates": self.constant_rates,
-            },
+            {"booster_ubj": raw, **self.constant.arrays()},
         )
 
     @classmethod
@@ -73,12 +68,8 @@ class FittedXGBoost(FittedModel):
         xgb = _xgboost()
         booster = xgb.Booster()
         booster.load_model(bytearray(state.arrays["booster_ubj"].tobytes()))
-        return cls(
-            booster,
-            state.meta["n_rounds"],
-            state.arrays["constant_labels"],
-            state.arrays["constant_rates"],
-        )
+        model = cls(booster, state.meta["n_rounds"])
+        return model.with_constant(ConstantLabels.from_arrays(state.arrays))
 
 
 @register
@@ -103,6 +94,9 @@ class XGBoostFamily(ModelFamily):
     name = "xgboost"
     requires = ("xgboost", INSTALL)
     fitted_class = FittedXGBoost
+    # One tree per label per round: leaving constant labels out would change the column
+    # sampling of the others and the validation metric early stopping reads.
+    fits_constant_labels = True
 
     def __init__(
         self,
@@ -140,25 +134,9 @@ class XGBoostFamily(ModelFamily):
             n_jobs=n_jobs,
         )
 
-    def fit(
-        self,
-        X,
-        Y,
-        *,
-        X_valid=None,
-        Y_valid=None,
-        deadline=None,
-        seed=0,
-        device="cpu",
-        loss=None,
-        Y_aux=None,
-        groups=None,
-    ):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, ctx: FitContext) -> FittedXGBoost:
         xgb = _xgboost()
         p = self.params
-        positives = Y.sum(axis=0)
-        constant = (positives == 0) | (positives == len(Y))
-        rates = prior_probabilities(Y).astype(np.float32)
         booster_params = {
             "objective": "binary:logistic",
             "eval_metric": "logloss",
@@ -172,15 +150,15 @@ class XGBoostFamily(ModelFamily):
             "reg_lambda": p["reg_lambda"],
             "reg_alpha": p["reg_alpha"],
             "max_bin": p["max_bin"],
-            "seed": seed,
-            "device": "cuda" if device == "cuda" else "cpu",
+            "seed": ctx.seed,
+            "device": "cuda" if ctx.device == "cuda" else "cpu",
         }
         # 0: this worker's share of the cores (not xgboost's default of all of them).
         booster_params["nthread"] = p["n_jobs"] or worker_threads()
         train = xgb.DMatrix(X, label=Y.astype(np.float32))
         evals, early = [], None
-        if X_valid is not None and Y_valid is not None and len(X_valid):
-            evals = [(xgb.DMatrix(X_valid, label=Y_valid.astype(np.float32)), "valid")]
+        if ctx.X_val is not None and ctx.Y_val is not None and len(ctx.X_val):
+            evals = [(xgb.DMatrix(ctx.X_val, label=ctx.Y_val.astype(np.float32)), "valid")]
             early = p["early_stopping_rounds"]
         booster = xgb.train(
             booster_params,
@@ -189,10 +167,10 @@ class XGBoostFamily(ModelFamily):
             evals=evals,
             early_stopping_rounds=early,
             verbose_eval=False,
-            callbacks=[_deadline_callback(xgb, deadline)] if deadline is not None else None,
+            callbacks=[_deadline_callback(xgb, ctx.deadline)],
         )
         n_rounds = booster.best_iteration + 1 if early else booster.num_boosted_rounds()
-        return FittedXGBoost(booster, n_rounds, constant, rates)
+        return FittedXGBoost(booster, n_rounds)
 
 
 def _deadline_callback(xgb, deadline):
@@ -200,8 +178,7 @@ def _deadline_callback(xgb, deadline):
 
     class DeadlineCallback(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log) -> bool:
-            if deadline.expired():
-                raise BudgetExhausted(f"xgboost: the deadline passed at round {epoch}")
+            deadline.check(f"xgboost round {epoch}")
             return False
 
     return DeadlineCallback()

@@ -15,6 +15,7 @@ import numpy as np
 from automoa.config import LossConfig, StepConfig
 from automoa.deadline import Deadline
 from automoa.exceptions import BudgetExhausted
+from automoa.metrics import prior_probabilities
 from automoa.models.base import FittedModel, ModelFamily, ModelState
 from automoa.models.registry import restore
 from automoa.preprocessing.base import Step, StepState
@@ -54,7 +55,9 @@ def check_model_family(family: type[ModelFamily], params: dict[str, Any] | None 
     [0, 1] and finite; degenerate labels (0, 1 and all positives) do not crash; the same seed
     gives the same predictions; the state survives JSON + ``np.save(allow_pickle=False)`` and
     restores identical predictions; an expired deadline stops the fit promptly (either
-    :class:`BudgetExhausted` or a model) rather than running on.
+    :class:`BudgetExhausted` or a model) rather than running on; ``_fit`` never sees a label
+    constant in the training fold (unless the family ``fits_constant_labels``), and such labels
+    are predicted with their training prior.
     """
     params = dict(params or {})
     X, Y = tiny_problem()
@@ -87,8 +90,37 @@ def check_model_family(family: type[ModelFamily], params: dict[str, Any] | None 
         f"{family.name}: went on after the deadline ({deadline.checks_after_expiry} checks)"
     )
 
+    _check_constant_labels(family, params, X, Y, X_new)
     if family.uses_loss:
         _check_losses_and_aux(family, params, X, Y, X_new, proba)
+
+
+def _check_constant_labels(family, params, X, Y, X_new) -> None:
+    """Labels constant in training never reach ``_fit`` and are predicted with their prior."""
+    seen: list[np.ndarray] = []
+
+    class Watched(family):
+        def _fit(self, X, Y, ctx):
+            seen.append(Y)
+            return super()._fit(X, Y, ctx)
+
+    watched = Watched(**params)
+    proba = watched.fit(X, Y, seed=0).predict_proba(X_new)
+    positives = Y.sum(axis=0)
+    constant = (positives == 0) | (positives == len(Y))
+    (given,) = seen
+    if family.fits_constant_labels:  # an exception kept for numbers' sake (see ModelFamily)
+        assert given.shape == Y.shape, f"{family.name}: _fit was not given every label"
+    else:
+        given_positives = given.sum(axis=0)
+        assert given.shape == (len(Y), (~constant).sum()), f"{family.name}: _fit saw {given.shape}"
+        assert ((given_positives > 0) & (given_positives < len(Y))).all(), (
+            f"{family.name}: _fit saw a constant label"
+        )
+    prior = prior_probabilities(Y, watched.prior_smoothing).astype(np.float32)
+    assert np.array_equal(proba[:, constant], np.tile(prior[constant], (len(X_new), 1))), (
+        f"{family.name}: constant labels not predicted with their training prior"
+    )
 
 
 class _TripwireDeadline(Deadline):

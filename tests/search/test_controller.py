@@ -101,7 +101,7 @@ class _FailingFamily(ModelFamily):
     def __init__(self) -> None:
         super().__init__()
 
-    def fit(self, X, Y, **kwargs):
+    def _fit(self, X, Y, ctx):
         raise RuntimeError("boom in fit")
 
 
@@ -115,9 +115,9 @@ class _SlowFamily(ModelFamily):
     def __init__(self) -> None:
         super().__init__()
 
-    def fit(self, X, Y, *, deadline=None, **kwargs):
+    def _fit(self, X, Y, ctx):
         for _ in range(600):
-            deadline.check("test_slow epochs")
+            ctx.deadline.check("test_slow epochs")
             time.sleep(0.05)
         return PriorFamily().fit(X, Y)
 
@@ -130,7 +130,7 @@ class _InterruptFamily(ModelFamily):
     def __init__(self) -> None:
         super().__init__()
 
-    def fit(self, X, Y, **kwargs):
+    def _fit(self, X, Y, ctx):
         raise KeyboardInterrupt
 
 
@@ -188,7 +188,7 @@ class _SwallowedInterruptFamily(ModelFamily):
     def __init__(self) -> None:
         super().__init__()
 
-    def fit(self, X, Y, **kwargs):
+    def _fit(self, X, Y, ctx):
         _SendsCtrlCWhenCollected()  # collected at once; the exception is swallowed
         return PriorFamily().fit(X, Y)
 
@@ -215,7 +215,7 @@ class _SleepyFamily(ModelFamily):
     def __init__(self, seconds: float = 1.2) -> None:
         super().__init__(seconds=seconds)
 
-    def fit(self, X, Y, **kwargs):
+    def _fit(self, X, Y, ctx):
         time.sleep(self.params["seconds"])
         return PriorFamily().fit(X, Y)
 
