@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from automoa.spaces.config import StepConfig
 
+from automoa.config import LossConfig
 from automoa.deadline import Deadline
 from automoa.exceptions import DataError
 from automoa.metrics import prior_probabilities
@@ -58,7 +58,7 @@ def test_fit_never_shows_a_constant_label_and_predicts_it_with_its_prior():
 
 def test_context_carries_the_fit_arguments():
     X, Y, Y_valid = _data()
-    deadline, loss = Deadline(60), StepConfig("focal", {})
+    deadline, loss = Deadline(60), LossConfig("focal", {})
     Y_aux, groups = np.zeros((15, 2), dtype=np.uint8), np.arange(15)
     family = _Recording()
     family.fit(
