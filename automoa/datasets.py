@@ -1,6 +1,6 @@
 """Bundled and synthetic datasets: ``automoa.datasets.load_yeast()``, ``make_moa_like(...)``."""
 
-from automoa.data.datasets import (
+from automoa.data.examples import (
     load_yeast,
     load_yeast_frames,
     load_yeast_test_targets,

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from automoa.api import ensemble
-from automoa.benchmark.datasets import default_datasets_dir
 from automoa.benchmark.runner import kept_run_task
+from automoa.benchmark.tasks import default_datasets_dir
 from automoa.metrics import mean_columnwise_log_loss
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from automoa.benchmark.datasets import BenchmarkTask, default_datasets_dir
 from automoa.benchmark.runner import kept_run_task
+from automoa.benchmark.tasks import BenchmarkTask, default_datasets_dir
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import Candidate, ensemble_candidates
 from automoa.search.study import resolve_location

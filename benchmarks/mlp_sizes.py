@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from automoa.benchmark.datasets import benchmark_tasks
+from automoa.benchmark.tasks import benchmark_tasks
 from automoa.deadline import Deadline
 from automoa.folds import fold_indices, make_folds
 from automoa.metrics import mean_columnwise_log_loss

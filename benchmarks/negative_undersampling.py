@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from automoa.benchmark.datasets import benchmark_tasks, default_datasets_dir
+from automoa.benchmark.tasks import benchmark_tasks, default_datasets_dir
 from automoa.metrics import columnwise_log_loss
 from automoa.models import get_family
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from automoa.benchmark.datasets import BenchmarkTask
 from automoa.benchmark.systems import SystemRun, finish_predictions
+from automoa.benchmark.tasks import BenchmarkTask
 from automoa.npz import save_npz
 from automoa.threads import NATIVE_THREAD_VARIABLES
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from automoa.benchmark.datasets import default_datasets_dir, shared_available
 from automoa.benchmark.report import BenchmarkReport, write_benchmark_report
 from automoa.benchmark.runner import ALL_SYSTEMS, BenchmarkConfig, run_benchmark
+from automoa.benchmark.tasks import default_datasets_dir, shared_available
 from automoa.deadline import parse_duration
 from automoa.exceptions import ConfigError, check_directory_path
 from automoa.threads import available_cores

@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from automoa.atomic import atomic_write
-from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks
 from automoa.benchmark.external import EXTERNAL_SYSTEMS, run_external
 from automoa.benchmark.systems import (
     SystemRun,
@@ -41,6 +40,7 @@ from automoa.benchmark.systems import (
     run_prior,
     run_xgboost,
 )
+from automoa.benchmark.tasks import BenchmarkTask, benchmark_tasks
 from automoa.exceptions import ConfigError
 from automoa.metrics import columnwise_log_loss
 
@@ -83,7 +83,7 @@ class BenchmarkConfig:
     """What to run.
 
     Attributes:
-        datasets: names or directories (see :func:`~automoa.benchmark.datasets.benchmark_tasks`).
+        datasets: names or directories (see :func:`~automoa.benchmark.tasks.benchmark_tasks`).
         systems: names from :data:`ALL_SYSTEMS`.
         budgets: wall-clock budgets in seconds, for the systems that take one.
         seeds: seeds; each system runs once per seed.

@@ -1,6 +1,6 @@
 """The systems a benchmark compares, run in this process.
 
-Each takes a :class:`~automoa.benchmark.datasets.BenchmarkTask`'s training data (with the
+Each takes a :class:`~automoa.benchmark.tasks.BenchmarkTask`'s training data (with the
 held-out rows as test features), a wall-clock budget where it has one, a seed and a number of
 cores, and returns its test predictions. Known-negative rows (MoA controls) are never trained
 on and are predicted 0 by every system, as the metric expects.
@@ -26,7 +26,7 @@ import numpy as np
 import optuna
 
 from automoa import api
-from automoa.benchmark.datasets import BenchmarkTask
+from automoa.benchmark.tasks import BenchmarkTask
 from automoa.data import Dataset
 from automoa.folds import make_folds
 from automoa.metrics import EPS, mean_columnwise_log_loss, prior_probabilities

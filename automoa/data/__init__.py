@@ -2,7 +2,7 @@
 
 from automoa.data.arrays import from_arrays
 from automoa.data.dataset import Dataset
-from automoa.data.datasets import (
+from automoa.data.examples import (
     load_yeast,
     load_yeast_test_targets,
     make_moa_like,

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from automoa.benchmark import external, presets, runner, systems
-from automoa.benchmark.datasets import BenchmarkTask, benchmark_tasks, outer_split
 from automoa.benchmark.report import write_benchmark_report
 from automoa.benchmark.summary import dataset_table, normalised_results, overall_table
+from automoa.benchmark.tasks import BenchmarkTask, benchmark_tasks, outer_split
 from automoa.cli import app
 from automoa.data import make_moa_like
 from automoa.data.dataset import Dataset
-from automoa.data.datasets import load_yeast_test_targets
+from automoa.data.examples import load_yeast_test_targets
 from automoa.exceptions import ConfigError
 from automoa.metrics import mean_columnwise_log_loss
 

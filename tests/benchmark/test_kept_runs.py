@@ -1,7 +1,7 @@
 import pytest
 
-from automoa.benchmark.datasets import benchmark_tasks
 from automoa.benchmark.runner import kept_run_task, run_label
+from automoa.benchmark.tasks import benchmark_tasks
 from automoa.exceptions import ConfigError
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from automoa.data import Dataset, load, make_moa_like
-from automoa.data.datasets import bundled_yeast_dir
+from automoa.data.examples import bundled_yeast_dir
 from automoa.exceptions import ConfigError, DataError
 from automoa.folds import make_folds
 
