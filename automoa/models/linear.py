@@ -264,7 +264,7 @@ class LinearFamily(ModelFamily):
         chosen = np.full(L, np.nan)
 
         def check(_: np.ndarray) -> None:
-            deadline.check("linear L-BFGS")
+            deadline.check("L-BFGS (linear)")
 
         if L:  # without a label that varies there is nothing to fit
             # One BLAS thread. Measured on 2 busy cores, one 19k x 875 x 206 fold: 12 s on one
