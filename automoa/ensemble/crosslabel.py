@@ -36,7 +36,9 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_C,
     check_fold_order,
+    check_integer,
     check_labels,
     check_level2_arrays,
     check_probabilities,
@@ -47,9 +49,7 @@ from automoa.ensemble.checks import (
 from automoa.ensemble.perlabel import (
     HonestLevel2,
     LabelRegressions,
-    check_C,
     check_fit_inputs,
-    check_integer,
     check_predict_inputs,
     fit_indices,
     fitting_rows,

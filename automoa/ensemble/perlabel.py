@@ -3,7 +3,7 @@
 
 Both fit one L2-regularised logistic regression per label on out-of-fold predictions, warm
 started from the previous label's solution, and estimate their gain nested in the folds. This
-module holds the solver settings, the checks of their common inputs and options, the warm-started
+module holds the solver settings, the checks of their common inputs, the warm-started
 per-label fits and the nested (honest) loop over the folds.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from automoa.ensemble.checks import check_labels, check_mask, check_members, check_weights
 from automoa.ensemble.selection import Ensemble
-from automoa.exceptions import ConfigError, DataError
+from automoa.exceptions import DataError
 from automoa.metrics import mean_columnwise_log_loss
 
 if TYPE_CHECKING:
@@ -41,39 +41,6 @@ H = TypeVar("H", bound="HonestLevel2[Any]")
 
 
 # --- checks ---------------------------------------------------------------------------------
-
-
-def check_integer(name: str, value: Any, low: int) -> int:
-    """Validate an integer option.
-
-    Args:
-        name: the option's name, for the message.
-        value: the value given.
-        low: the smallest value allowed.
-
-    Returns:
-        ``value`` as an ``int``.
-
-    Raises:
-        ConfigError: not an integer (booleans are not) or below ``low``.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_C(C: Any) -> float:
-    """Validate the inverse regularisation strength ``C``.
-
-    Returns:
-        ``C`` as a ``float``.
-
-    Raises:
-        ConfigError: not a positive finite number.
-    """
-    if isinstance(C, bool) or not isinstance(C, (int, float, np.number)) or not 0 < C < np.inf:
-        raise ConfigError(f"C: expected a positive finite number, got {C!r}")
-    return float(C)
 
 
 def check_fit_inputs(
