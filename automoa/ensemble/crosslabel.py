@@ -49,8 +49,8 @@ from automoa.ensemble.checks import (
 from automoa.ensemble.perlabel import (
     HonestLevel2,
     LabelRegressions,
+    PerLabelStacker,
     check_fit_inputs,
-    check_predict_inputs,
     fit_indices,
     fitting_rows,
     nested_estimate,
@@ -71,7 +71,7 @@ _ARRAY_KEYS = ("neighbours", "coef", "intercept", "fitted", "weights")
 
 
 @dataclass(frozen=True, eq=False)
-class CrossLabelStacker:
+class CrossLabelStacker(PerLabelStacker):
     """A fitted cross-label stacker.
 
     Attributes:
@@ -111,32 +111,8 @@ class CrossLabelStacker:
             weights=weights,
         )
 
-    @property
-    def n_members(self) -> int:
-        """The number of members m."""
-        return int(self.weights.shape[0])
-
-    def predict(
-        self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Cross-label stacked predictions.
-
-        Args:
-            member_preds: one (n, L) probability matrix per member, in member order (the order
-                used at fitting), e.g. the members' test predictions.
-            known_negative: optional (n,) boolean mask of rows predicted 0.
-
-        Returns:
-            float32 (n, L) probabilities in [0, 1]. Unfitted labels hold the blend, equal to
-            :meth:`automoa.ensemble.Ensemble.blend` of the same members and weights.
-
-        Raises:
-            DataError: a wrong number of members, or a member or mask of the wrong shape or with
-                values outside [0, 1].
-        """
-        members, kn = check_predict_inputs(
-            member_preds, self.n_members, self.coef.shape[0], known_negative
-        )
+    def predict_validated(self, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
+        """:meth:`predict` of members and mask already validated."""
         n, n_labels = members[0].shape
         out = np.empty((n, n_labels), dtype=np.float32)
         for block in _row_blocks(n, n_labels):

@@ -10,6 +10,7 @@ per-label fits and the nested (honest) loop over the folds.
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -104,6 +105,54 @@ def check_predict_inputs(
     n = members[0].shape[0]
     kn = None if known_negative is None else check_mask("known_negative", known_negative, n)
     return members, kn
+
+
+class PerLabelStacker(ABC):
+    """A fitted per-label stacker: what :class:`automoa.ensemble.stacking.Stacker` and
+    :class:`automoa.ensemble.crosslabel.CrossLabelStacker` share.
+
+    Subclasses are frozen dataclasses with at least these fields.
+
+    Attributes:
+        coef: float64 (L, width) coefficients of each label's regression.
+        weights: float64 (m,) blend weights of the members, summing to 1.
+    """
+
+    # Declared for type checkers only: a plain base class's annotations make no dataclass field.
+    coef: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def n_members(self) -> int:
+        """The number of members m."""
+        return int(self.weights.shape[0])
+
+    def predict(
+        self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Stacked predictions.
+
+        Args:
+            member_preds: one (n, L) probability matrix per member, in member order (the order
+                used at fitting), e.g. the members' test predictions.
+            known_negative: optional (n,) boolean mask of rows predicted 0.
+
+        Returns:
+            float32 (n, L) probabilities in [0, 1]. Unfitted labels hold the blend, equal to
+            :meth:`automoa.ensemble.Ensemble.blend` of the same members and weights.
+
+        Raises:
+            DataError: a wrong number of members, or a member or mask of the wrong shape or with
+                values outside [0, 1].
+        """
+        members, kn = check_predict_inputs(
+            member_preds, self.n_members, self.coef.shape[0], known_negative
+        )
+        return self.predict_validated(members, kn)
+
+    @abstractmethod
+    def predict_validated(self, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
+        """:meth:`predict` of members and mask already validated."""
 
 
 def set_frozen(obj: object, **values: Any) -> None:

@@ -38,8 +38,8 @@ from automoa.ensemble.checks import (
 from automoa.ensemble.perlabel import (
     HonestLevel2,
     LabelRegressions,
+    PerLabelStacker,
     check_fit_inputs,
-    check_predict_inputs,
     fit_indices,
     fitting_rows,
     nested_estimate,
@@ -61,7 +61,7 @@ FEATURES = ("members", "blend")
 
 
 @dataclass(frozen=True, eq=False)
-class Stacker:
+class Stacker(PerLabelStacker):
     """A fitted per-label stacker.
 
     Attributes:
@@ -89,32 +89,8 @@ class Stacker:
             self, on_blend=on_blend, coef=coef, intercept=intercept, fitted=fitted, weights=weights
         )
 
-    @property
-    def n_members(self) -> int:
-        """The number of members m."""
-        return int(self.weights.shape[0])
-
-    def predict(
-        self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Stacked predictions.
-
-        Args:
-            member_preds: one (n, L) probability matrix per member, in member order (the order
-                used at fitting), e.g. the members' test predictions.
-            known_negative: optional (n,) boolean mask of rows predicted 0.
-
-        Returns:
-            float32 (n, L) probabilities in [0, 1]. Unfitted labels hold the fallback blend,
-            equal to :meth:`automoa.ensemble.Ensemble.blend` of the same members and weights.
-
-        Raises:
-            DataError: a wrong number of members, or a member or mask of the wrong shape or with
-                values outside [0, 1].
-        """
-        members, kn = check_predict_inputs(
-            member_preds, self.n_members, self.coef.shape[0], known_negative
-        )
+    def predict_validated(self, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
+        """:meth:`predict` of members and mask already validated."""
         return _predict(self, members, kn)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
