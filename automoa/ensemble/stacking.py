@@ -159,8 +159,7 @@ def fit_stacker(
         ConfigError: bad weights, ``C`` or ``min_positives``.
     """
     Yb, kn, members, w = check_fit_inputs(member_preds, Y, weights, known_negative)
-    C, min_positives = _check_options(C, min_positives)
-    on_blend = _check_features(features)
+    C, min_positives, on_blend = _check_options(C, min_positives, features)
     return _fit(members, Yb, w, fitting_rows(rows, kn), C, min_positives, on_blend)
 
 
@@ -201,8 +200,7 @@ def honest_stacking(
     """
     Yb, kn = check_labels(Y, known_negative)
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
-    C, min_positives = _check_options(C, min_positives)
-    on_blend = _check_features(features)
+    C, min_positives, on_blend = _check_options(C, min_positives, features)
     folds = check_fold_order(folds, len(ensembles), present)
 
     def fit_fold(ens: Ensemble, in_fold: np.ndarray, oof: np.ndarray) -> Stacker:
@@ -293,12 +291,9 @@ def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | N
 # --- validation -----------------------------------------------------------------------------
 
 
-def _check_features(features: str) -> bool:
-    """Validate ``features``; True for ``"blend"``."""
+def _check_options(C: float, min_positives: int, features: str) -> tuple[float, int, bool]:
+    """Validate the options, in this order; ``on_blend`` is True for ``features="blend"``."""
+    C, min_positives = check_C(C), check_integer("min_positives", min_positives, 1)
     if features not in FEATURES:
         raise ConfigError(f"features: expected one of {', '.join(FEATURES)}, got {features!r}")
-    return features == "blend"
-
-
-def _check_options(C: float, min_positives: int) -> tuple[float, int]:
-    return check_C(C), check_integer("min_positives", min_positives, 1)
+    return C, min_positives, features == "blend"
