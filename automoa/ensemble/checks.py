@@ -136,6 +136,39 @@ def check_weights(weights: Sequence[float], m: int) -> np.ndarray:
     return w if abs(w.sum() - 1.0) <= 1e-12 else w / w.sum()
 
 
+def check_integer(name: str, value: Any, low: int) -> int:
+    """Validate an integer option.
+
+    Args:
+        name: the option's name, for the message.
+        value: the value given.
+        low: the smallest value allowed.
+
+    Returns:
+        ``value`` as an ``int``.
+
+    Raises:
+        ConfigError: not an integer (booleans are not) or below ``low``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{name}: expected an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_C(C: Any) -> float:
+    """Validate the inverse regularisation strength ``C``.
+
+    Returns:
+        ``C`` as a ``float``.
+
+    Raises:
+        ConfigError: not a positive finite number.
+    """
+    if isinstance(C, bool) or not isinstance(C, (int, float, np.number)) or not 0 < C < np.inf:
+        raise ConfigError(f"C: expected a positive finite number, got {C!r}")
+    return float(C)
+
+
 def frozen_array(owner: str, name: str, value: Any, dtype: Any) -> np.ndarray:
     """A read-only copy of ``value`` as ``dtype`` (``owner`` names the model in errors)."""
     try:

@@ -28,7 +28,6 @@ row blocks, so no (n, L, m) array is built; each regression's design is (rows, 1
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,30 +36,34 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_C,
     check_fold_order,
+    check_integer,
     check_labels,
     check_level2_arrays,
-    check_mask,
-    check_members,
     check_probabilities,
     check_weights,
     fetch_candidate,
     logit,
 )
+from automoa.ensemble.perlabel import (
+    HonestLevel2,
+    LabelRegressions,
+    PerLabelStacker,
+    check_fit_inputs,
+    fit_indices,
+    fitting_rows,
+    nested_estimate,
+    set_frozen,
+)
 from automoa.ensemble.selection import Ensemble
-from automoa.exceptions import ConfigError, DataError
+from automoa.exceptions import ConfigError
 from automoa.folds import check_fold_labels
-from automoa.metrics import mean_columnwise_log_loss
 
 #: The ``kind`` array of :meth:`CrossLabelStacker.to_arrays`.
 KIND = "cross_label"
 
-# Solver settings as in automoa.ensemble.stacking: each design is tall and narrow, where
-# newton-cholesky converges in a few iterations; at tol 1e-8 a fit does not depend on the warm
-# start it began from.
-_SOLVER = "newton-cholesky"
-_TOL = 1e-8
-_MAX_ITER = 100
+# The solver and its settings are automoa.ensemble.perlabel's, as for stacking.
 #: Elements per row block when blending, taking logits and predicting (bounds float64
 #: temporaries).
 _BLOCK_ELEMENTS = 1 << 16
@@ -68,7 +71,7 @@ _ARRAY_KEYS = ("neighbours", "coef", "intercept", "fitted", "weights")
 
 
 @dataclass(frozen=True, eq=False)
-class CrossLabelStacker:
+class CrossLabelStacker(PerLabelStacker):
     """A fitted cross-label stacker.
 
     Attributes:
@@ -99,38 +102,18 @@ class CrossLabelStacker:
                 f"{coef.shape}"
             )
         neighbours = _frozen_neighbours(self.neighbours, coef.shape[0], width - 1)
-        object.__setattr__(self, "neighbours", neighbours)
-        object.__setattr__(self, "coef", coef)
-        object.__setattr__(self, "intercept", intercept)
-        object.__setattr__(self, "fitted", fitted)
-        object.__setattr__(self, "weights", weights)
+        set_frozen(
+            self,
+            neighbours=neighbours,
+            coef=coef,
+            intercept=intercept,
+            fitted=fitted,
+            weights=weights,
+        )
 
-    @property
-    def n_members(self) -> int:
-        """The number of members m."""
-        return int(self.weights.shape[0])
-
-    def predict(
-        self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Cross-label stacked predictions.
-
-        Args:
-            member_preds: one (n, L) probability matrix per member, in member order (the order
-                used at fitting), e.g. the members' test predictions.
-            known_negative: optional (n,) boolean mask of rows predicted 0.
-
-        Returns:
-            float32 (n, L) probabilities in [0, 1]. Unfitted labels hold the blend, equal to
-            :meth:`automoa.ensemble.Ensemble.blend` of the same members and weights.
-
-        Raises:
-            DataError: a wrong number of members, or a member or mask of the wrong shape or with
-                values outside [0, 1].
-        """
-        members = check_members(member_preds, self.n_members, n_labels=self.coef.shape[0])
+    def predict_validated(self, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
+        """:meth:`predict` of members and mask already validated."""
         n, n_labels = members[0].shape
-        kn = None if known_negative is None else check_mask("known_negative", known_negative, n)
         out = np.empty((n, n_labels), dtype=np.float32)
         for block in _row_blocks(n, n_labels):
             rows = np.arange(block.start, block.stop)
@@ -166,23 +149,9 @@ class CrossLabelStacker:
 
 
 @dataclass(frozen=True, eq=False)
-class HonestCrossLabel:
-    """Out-of-fold estimate of the cross-label stage.
-
-    Attributes:
-        score: the metric over all rows of :attr:`oof`.
-        fold_scores: the metric of each fold's predictions on that fold's rows.
-        oof: float32 (n, L) assembled held-out predictions: each fold's rows predicted by the
-            stacker fitted without them (known-negative rows 0).
-        folds: the fold labels, in the order of ``folds`` given.
-        stackers: the stacker fitted without each fold's rows.
-    """
-
-    score: float
-    fold_scores: tuple[float, ...]
-    oof: np.ndarray
-    folds: tuple[int, ...]
-    stackers: tuple[CrossLabelStacker, ...]
+class HonestCrossLabel(HonestLevel2[CrossLabelStacker]):
+    """Out-of-fold estimate of the cross-label stage (the fields of
+    :class:`automoa.ensemble.perlabel.HonestLevel2`, one :class:`CrossLabelStacker` per fold)."""
 
 
 def fit_cross_label(
@@ -220,12 +189,9 @@ def fit_cross_label(
         DataError: malformed predictions, labels or masks, or no row to fit on.
         ConfigError: bad weights, ``n_neighbours``, ``C`` or ``min_positives``.
     """
-    Yb, kn = check_labels(Y, known_negative)
-    members = check_members(member_preds, None, shape=Yb.shape)
-    w = check_weights(weights, len(members))
+    Yb, kn, members, w = check_fit_inputs(member_preds, Y, weights, known_negative)
     n_neighbours, C, min_positives = _check_options(n_neighbours, C, min_positives)
-    fit_rows = ~kn if rows is None else check_mask("rows", rows, Yb.shape[0]) & ~kn
-    idx = _fit_indices(fit_rows)
+    idx = fit_indices(fitting_rows(rows, kn))
     return _fit(_blend(members, w, idx), Yb[idx], w, n_neighbours, C, min_positives)
 
 
@@ -268,9 +234,8 @@ def honest_cross_label(
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
     n_neighbours, C, min_positives = _check_options(n_neighbours, C, min_positives)
     folds = check_fold_order(folds, len(ensembles), present)
-    oof = np.empty(Yb.shape, dtype=np.float32)
-    fold_scores, stackers = [], []
-    for fold, ens in zip(folds, ensembles, strict=True):
+
+    def fit_fold(ens: Ensemble, in_fold: np.ndarray, oof: np.ndarray) -> CrossLabelStacker:
         weights = check_weights(ens.weights, len(ens.members))
         # The blend of every row, one member in memory at a time.
         blend = np.zeros(Yb.shape)
@@ -278,24 +243,16 @@ def honest_cross_label(
             member = check_probabilities(f"candidate {i}", fetch_candidate(oofs, i), Yb.shape)
             _accumulate(blend, w, member, None)
             del member
-        in_fold = fold_of == fold
-        idx = _fit_indices(~in_fold & ~kn)
+        idx = fit_indices(~in_fold & ~kn)
         stacker = _fit(blend[idx], Yb[idx], weights, n_neighbours, C, min_positives)
         held = np.flatnonzero(in_fold)
         for start in range(0, held.size, _block_rows(Yb.shape[1])):
             part = held[start : start + _block_rows(Yb.shape[1])]
             oof[part] = _stack(stacker, blend[part])
         oof[in_fold & kn] = 0.0
-        del blend
-        fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], oof[in_fold]))
-        stackers.append(stacker)
-    return HonestCrossLabel(
-        score=mean_columnwise_log_loss(Yb, oof),
-        fold_scores=tuple(fold_scores),
-        oof=oof,
-        folds=folds,
-        stackers=tuple(stackers),
-    )
+        return stacker
+
+    return nested_estimate(HonestCrossLabel, Yb, fold_of, folds, ensembles, fit_fold)
 
 
 # --- blending, fitting and prediction -------------------------------------------------------
@@ -342,13 +299,6 @@ def _stack(stacker: CrossLabelStacker, blend: np.ndarray) -> np.ndarray:
     return np.where(stacker.fitted, stacked, blend)
 
 
-def _fit_indices(fit_rows: np.ndarray) -> np.ndarray:
-    idx = np.flatnonzero(fit_rows)
-    if idx.size == 0:
-        raise DataError("rows: no row to fit the stacker on (after excluding known-negative rows)")
-    return idx
-
-
 def _choose_neighbours(Z: np.ndarray, Y_fit: np.ndarray, n_pos: np.ndarray, k: int) -> np.ndarray:
     """int64 (L, k): for each label, the k other labels whose blend logit (a column of ``Z``)
     is most correlated (absolute Pearson) with its labels over the fitting rows."""
@@ -385,10 +335,6 @@ def _fit(
     min_positives: int,
 ) -> CrossLabelStacker:
     """Fit on the fitting rows' float64 blend (overwritten by its logits) and bool labels."""
-    # Imported here: sklearn takes a while to import and only fitting needs it.
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
     n_fit, n_labels = blend.shape
     for part in _row_blocks(n_fit, n_labels):
         blend[part] = logit(blend[part])
@@ -398,39 +344,18 @@ def _fit(
     neighbours = _choose_neighbours(Z, Y_fit, n_pos, k)
     targets = np.ascontiguousarray(Y_fit.T)  # (L, n_fit): each label's targets contiguous
     to_fit = np.flatnonzero((n_pos >= min_positives) & (n_fit - n_pos >= min_positives))
-    coef = np.zeros((n_labels, 1 + k))
-    intercept = np.zeros(n_labels)
-    fitted = np.zeros(n_labels, dtype=bool)
-
-    # Warm start from the previous label's solution, as in automoa.ensemble.stacking.
-    def new_model() -> LogisticRegression:
-        return LogisticRegression(
-            C=C, solver=_SOLVER, tol=_TOL, max_iter=_MAX_ITER, warm_start=True
-        )
-
-    model = new_model()
+    # Warm started as in automoa.ensemble.stacking; a fit that warns it did not converge is
+    # dropped (the label keeps the blend).
+    regressions = LabelRegressions(n_labels, 1 + k, C, drop_unconverged=True)
     for label in to_fit:
         X = Z[:, np.concatenate(([label], neighbours[label]))]  # (n_fit, 1 + k) float64
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                # Recorded, not shown: a fit that warns it did not converge is dropped (the
-                # label keeps the blend); other warnings (an ill-conditioned Hessian, after
-                # which sklearn falls back to lbfgs by itself) are harmless, and non-finite
-                # results are caught below.
-                warnings.simplefilter("always")
-                model.fit(X, targets[label])
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
-            model = new_model()  # no warm start from a failed fit
-            continue
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        if converged and np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all():
-            coef[label] = model.coef_[0]
-            intercept[label] = model.intercept_[0]
-            fitted[label] = True
-        else:
-            model = new_model()
+        regressions.fit(label, X, targets[label])
     return CrossLabelStacker(
-        neighbours=neighbours, coef=coef, intercept=intercept, fitted=fitted, weights=weights
+        neighbours=neighbours,
+        coef=regressions.coef,
+        intercept=regressions.intercept,
+        fitted=regressions.fitted,
+        weights=weights,
     )
 
 
@@ -438,15 +363,8 @@ def _fit(
 
 
 def _check_options(n_neighbours: int, C: float, min_positives: int) -> tuple[int, float, int]:
-    def integer(name: str, value: Any, low: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"{name}: expected an integer >= {low}, got {value!r}")
-        return int(value)
-
-    n_neighbours = integer("n_neighbours", n_neighbours, 0)
-    if isinstance(C, bool) or not isinstance(C, (int, float, np.number)) or not 0 < C < np.inf:
-        raise ConfigError(f"C: expected a positive finite number, got {C!r}")
-    return n_neighbours, float(C), integer("min_positives", min_positives, 1)
+    n_neighbours = check_integer("n_neighbours", n_neighbours, 0)
+    return n_neighbours, check_C(C), check_integer("min_positives", min_positives, 1)
 
 
 def _frozen_neighbours(value: Any, n_labels: int, k: int) -> np.ndarray:

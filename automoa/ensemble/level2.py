@@ -13,9 +13,9 @@ members selected without it and a model fitted without it) and its final fit:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -58,6 +58,11 @@ class Level2Stage(ABC):
 
     #: the stage's name in reports and in ``PipelineOptions.level2``
     name: ClassVar[str]
+    #: the nested estimate (``honest_stacking`` or ``honest_cross_label``), given the stage's
+    #: options
+    _estimate: ClassVar[Callable[..., HonestStacking | HonestCrossLabel]]
+    #: the final fit (``fit_stacker`` or ``fit_cross_label``), given the stage's options
+    _fit_model: ClassVar[Callable[..., Level2Model]]
 
     @property
     @abstractmethod
@@ -67,6 +72,10 @@ class Level2Stage(ABC):
     @abstractmethod
     def _features(self, n_members: int) -> int:
         """Regression features per label."""
+
+    @abstractmethod
+    def _options(self) -> dict[str, Any]:
+        """The stage's keyword options of :attr:`_estimate` and :attr:`_fit_model`."""
 
     def passes(self, n_members: int, n_folds: int) -> float:
         """Candidate passes of the nested estimate and the final fit."""
@@ -86,21 +95,17 @@ class Level2Stage(ABC):
         known_negative: np.ndarray | None,
     ) -> NestedEstimate:
         """The nested estimate on the ensembles selected without each fold."""
-        nested = self._nested(oofs, Y, fold_of, selection, known_negative)
+        nested = self._estimate(
+            oofs,
+            Y,
+            fold_of,
+            selection.ensembles,
+            selection.folds,
+            known_negative=known_negative,
+            **self._options(),
+        )
         return NestedEstimate(score=float(nested.score), oof=nested.oof)
 
-    @abstractmethod
-    def _nested(
-        self,
-        oofs: Candidates,
-        Y: np.ndarray,
-        fold_of: np.ndarray,
-        selection: HonestResult,
-        known_negative: np.ndarray | None,
-    ) -> HonestStacking | HonestCrossLabel:
-        """The stage's nested cross-validation (scored over all rows)."""
-
-    @abstractmethod
     def fit(
         self,
         member_oofs: Sequence[np.ndarray],
@@ -109,6 +114,9 @@ class Level2Stage(ABC):
         known_negative: np.ndarray | None,
     ) -> Level2Model:
         """The final model, fitted on every row's out-of-fold predictions."""
+        return self._fit_model(
+            member_oofs, Y, weights, known_negative=known_negative, **self._options()
+        )
 
 
 @dataclass(frozen=True)
@@ -117,38 +125,19 @@ class _PerLabelStacking(Level2Stage):
 
     #: ``"blend"`` or ``"members"``: what each label's regression reads
     reads: ClassVar[str]
+    _estimate = staticmethod(honest_stacking)
+    _fit_model = staticmethod(fit_stacker)
+
+    @property
+    def note(self) -> str:
+        what = "the members' logits" if self.reads == "members" else "the blend's logit"
+        return f"per-label logistic regression on {what}"
 
     def _features(self, n_members: int) -> int:
         return n_members if self.reads == "members" else 1
 
-    def _nested(
-        self,
-        oofs: Candidates,
-        Y: np.ndarray,
-        fold_of: np.ndarray,
-        selection: HonestResult,
-        known_negative: np.ndarray | None,
-    ) -> HonestStacking | HonestCrossLabel:
-        return honest_stacking(
-            oofs,
-            Y,
-            fold_of,
-            selection.ensembles,
-            selection.folds,
-            known_negative=known_negative,
-            features=self.reads,
-        )
-
-    def fit(
-        self,
-        member_oofs: Sequence[np.ndarray],
-        Y: np.ndarray,
-        weights: Sequence[float],
-        known_negative: np.ndarray | None,
-    ) -> Level2Model:
-        return fit_stacker(
-            member_oofs, Y, weights, known_negative=known_negative, features=self.reads
-        )
+    def _options(self) -> dict[str, Any]:
+        return {"features": self.reads}
 
 
 @dataclass(frozen=True)
@@ -158,10 +147,6 @@ class CalibrationStage(_PerLabelStacking):
     name: ClassVar[str] = "calibration"
     reads: ClassVar[str] = "blend"
 
-    @property
-    def note(self) -> str:
-        return "per-label logistic regression on the blend's logit"
-
 
 @dataclass(frozen=True)
 class StackingStage(_PerLabelStacking):
@@ -169,10 +154,6 @@ class StackingStage(_PerLabelStacking):
 
     name: ClassVar[str] = "stacking"
     reads: ClassVar[str] = "members"
-
-    @property
-    def note(self) -> str:
-        return "per-label logistic regression on the members' logits"
 
     def unusable(self, n_members: int, n_labels: int) -> str | None:
         return "one member: nothing to stack" if n_members < 2 else None
@@ -185,6 +166,8 @@ class CrossLabelStage(Level2Stage):
 
     n_neighbours: int = 5
     name: ClassVar[str] = "cross_label"
+    _estimate = staticmethod(honest_cross_label)
+    _fit_model = staticmethod(fit_cross_label)
 
     @property
     def note(self) -> str:
@@ -199,34 +182,8 @@ class CrossLabelStage(Level2Stage):
     def unusable(self, n_members: int, n_labels: int) -> str | None:
         return "one label: no other label to read" if n_labels < 2 else None
 
-    def _nested(
-        self,
-        oofs: Candidates,
-        Y: np.ndarray,
-        fold_of: np.ndarray,
-        selection: HonestResult,
-        known_negative: np.ndarray | None,
-    ) -> HonestStacking | HonestCrossLabel:
-        return honest_cross_label(
-            oofs,
-            Y,
-            fold_of,
-            selection.ensembles,
-            selection.folds,
-            known_negative=known_negative,
-            n_neighbours=self.n_neighbours,
-        )
-
-    def fit(
-        self,
-        member_oofs: Sequence[np.ndarray],
-        Y: np.ndarray,
-        weights: Sequence[float],
-        known_negative: np.ndarray | None,
-    ) -> Level2Model:
-        return fit_cross_label(
-            member_oofs, Y, weights, known_negative=known_negative, n_neighbours=self.n_neighbours
-        )
+    def _options(self) -> dict[str, Any]:
+        return {"n_neighbours": self.n_neighbours}
 
 
 def standard_stages(n_neighbours: int = 5) -> list[Level2Stage]:

@@ -443,6 +443,17 @@ def _honest_variant(
         in_fold = fold_of == fold
         assembled[in_fold] = ens.blend(oofs, known_negative=kn)[in_fold]
         fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], assembled[in_fold]))
+    return _assembled_result(Yb, folds, fold_scores, ensembles, assembled)
+
+
+def _assembled_result(
+    Yb: np.ndarray,
+    folds: tuple[int, ...],
+    fold_scores: Sequence[float],
+    ensembles: Sequence[Ensemble],
+    assembled: np.ndarray,
+) -> HonestResult:
+    """The honest result of the out-of-fold predictions ``assembled``, scored over all rows."""
     return HonestResult(
         score=mean_columnwise_log_loss(Yb, assembled),
         folds=folds,
@@ -485,10 +496,4 @@ def _best_single_honest(
         score_others = loss[pick, others].sum() / (sizes[others].sum() * n_labels)
         ensembles.append(Ensemble((pick,), (1.0,), float(score_others), (float(score_others),)))
         fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], pred))
-    return HonestResult(
-        score=mean_columnwise_log_loss(Yb, assembled),
-        folds=folds,
-        fold_scores=tuple(fold_scores),
-        ensembles=tuple(ensembles),
-        oof=assembled,
-    )
+    return _assembled_result(Yb, folds, fold_scores, ensembles, assembled)

@@ -33,6 +33,7 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_integer,
     check_labels,
     check_mask,
     check_probabilities,
@@ -317,19 +318,14 @@ def _check_options(
 ) -> dict[str, Any]:
     """Validate selection options; return them as keyword arguments of :func:`_select`."""
 
-    def integer(name: str, value: Any, low: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"{name}: expected an integer >= {low}, got {value!r}")
-        return int(value)
-
-    max_iterations = integer("max_iterations", max_iterations, 1)
-    init_best = integer("init_best", init_best, 0)
+    max_iterations = check_integer("max_iterations", max_iterations, 1)
+    init_best = check_integer("init_best", init_best, 0)
     if init_best > min(max_iterations, n_candidates):
         raise ConfigError(
             f"init_best: expected at most max_iterations ({max_iterations}) and the number of "
             f"candidates ({n_candidates}), got {init_best}"
         )
-    bagging_rounds = integer("bagging_rounds", bagging_rounds, 0)
+    bagging_rounds = check_integer("bagging_rounds", bagging_rounds, 0)
     if not 0.0 < float(bagging_fraction) <= 1.0:
         raise ConfigError(f"bagging_fraction: expected a value in (0, 1], got {bagging_fraction}")
     return {
@@ -337,9 +333,9 @@ def _check_options(
         "init_best": init_best,
         "bagging_rounds": bagging_rounds,
         "bagging_fraction": float(bagging_fraction),
-        "n_jobs": integer("n_jobs", n_jobs, 1),
-        "shortlist": integer("shortlist", shortlist, 0),
-        "patience": integer("patience", patience, 1),
+        "n_jobs": check_integer("n_jobs", n_jobs, 1),
+        "shortlist": check_integer("shortlist", shortlist, 0),
+        "patience": check_integer("patience", patience, 1),
     }
 
 

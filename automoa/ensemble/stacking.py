@@ -18,7 +18,6 @@ of ``ensembles[i]`` (as selected by :func:`automoa.ensemble.honest_evaluation` w
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,30 +25,31 @@ import numpy as np
 
 from automoa.ensemble.checks import (
     Candidates,
+    check_C,
     check_fold_order,
+    check_integer,
     check_labels,
     check_level2_arrays,
-    check_mask,
-    check_members,
     check_probabilities,
     check_weights,
     fetch_candidate,
     logit,
 )
+from automoa.ensemble.perlabel import (
+    HonestLevel2,
+    LabelRegressions,
+    PerLabelStacker,
+    check_fit_inputs,
+    fit_indices,
+    fitting_rows,
+    nested_estimate,
+    set_frozen,
+)
 from automoa.ensemble.selection import Ensemble
-from automoa.exceptions import ConfigError, DataError
+from automoa.exceptions import ConfigError
 from automoa.folds import check_fold_labels
-from automoa.metrics import mean_columnwise_log_loss
 
-# Solver. Each label's design is tall and narrow (~20k rows, m + 1 columns), where
-# newton-cholesky (the same L2 objective as lbfgs, intercept unpenalised) converges in ~8
-# iterations: a 24k x 206 x 10-member fit takes ~3 s against ~10 s for lbfgs at tol 1e-6. lbfgs
-# also stops early at its default tol (sklearn averages the loss; with ~0.3% positives the
-# gradient is small). At tol 1e-8 the coefficients are within ~1e-6 of the optimum, so a fit
-# does not depend on the warm start it began from.
-_SOLVER = "newton-cholesky"
-_TOL = 1e-8
-_MAX_ITER = 100
+# The solver and its settings are automoa.ensemble.perlabel's.
 #: Labels whose features are built together: (block, fitting rows, members) float64.
 _LABEL_BLOCK = 16
 #: Elements per row block in predict, to bound float64 temporaries.
@@ -61,7 +61,7 @@ FEATURES = ("members", "blend")
 
 
 @dataclass(frozen=True, eq=False)
-class Stacker:
+class Stacker(PerLabelStacker):
     """A fitted per-label stacker.
 
     Attributes:
@@ -85,38 +85,12 @@ class Stacker:
         coef, intercept, fitted, weights = check_level2_arrays(
             "stacker", self.coef, self.intercept, self.fitted, self.weights, 1 if on_blend else m
         )
-        object.__setattr__(self, "on_blend", on_blend)
-        object.__setattr__(self, "coef", coef)
-        object.__setattr__(self, "intercept", intercept)
-        object.__setattr__(self, "fitted", fitted)
-        object.__setattr__(self, "weights", weights)
+        set_frozen(
+            self, on_blend=on_blend, coef=coef, intercept=intercept, fitted=fitted, weights=weights
+        )
 
-    @property
-    def n_members(self) -> int:
-        """The number of members m."""
-        return int(self.weights.shape[0])
-
-    def predict(
-        self, member_preds: Sequence[np.ndarray], known_negative: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Stacked predictions.
-
-        Args:
-            member_preds: one (n, L) probability matrix per member, in member order (the order
-                used at fitting), e.g. the members' test predictions.
-            known_negative: optional (n,) boolean mask of rows predicted 0.
-
-        Returns:
-            float32 (n, L) probabilities in [0, 1]. Unfitted labels hold the fallback blend,
-            equal to :meth:`automoa.ensemble.Ensemble.blend` of the same members and weights.
-
-        Raises:
-            DataError: a wrong number of members, or a member or mask of the wrong shape or with
-                values outside [0, 1].
-        """
-        members = check_members(member_preds, self.n_members, n_labels=self.coef.shape[0])
-        n = members[0].shape[0]
-        kn = None if known_negative is None else check_mask("known_negative", known_negative, n)
+    def predict_validated(self, members: Sequence[np.ndarray], kn: np.ndarray | None) -> np.ndarray:
+        """:meth:`predict` of members and mask already validated."""
         return _predict(self, members, kn)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -144,23 +118,9 @@ class Stacker:
 
 
 @dataclass(frozen=True, eq=False)
-class HonestStacking:
-    """Out-of-fold estimate of stacking.
-
-    Attributes:
-        score: the metric over all rows of :attr:`oof`.
-        fold_scores: the metric of each fold's stacked predictions on that fold's rows.
-        oof: float32 (n, L) assembled held-out stacked predictions: each fold's rows predicted
-            by the stacker fitted without them (known-negative rows 0).
-        folds: the fold labels, in the order of ``folds`` given.
-        stackers: the stacker fitted without each fold's rows.
-    """
-
-    score: float
-    fold_scores: tuple[float, ...]
-    oof: np.ndarray
-    folds: tuple[int, ...]
-    stackers: tuple[Stacker, ...]
+class HonestStacking(HonestLevel2[Stacker]):
+    """Out-of-fold estimate of stacking (the fields of
+    :class:`automoa.ensemble.perlabel.HonestLevel2`, one :class:`Stacker` per fold)."""
 
 
 def fit_stacker(
@@ -198,13 +158,9 @@ def fit_stacker(
         DataError: malformed predictions, labels or masks, or no row to fit on.
         ConfigError: bad weights, ``C`` or ``min_positives``.
     """
-    Yb, kn = check_labels(Y, known_negative)
-    members = check_members(member_preds, None, shape=Yb.shape)
-    w = check_weights(weights, len(members))
-    C, min_positives = _check_options(C, min_positives)
-    on_blend = _check_features(features)
-    fit_rows = ~kn if rows is None else check_mask("rows", rows, Yb.shape[0]) & ~kn
-    return _fit(members, Yb, w, fit_rows, C, min_positives, on_blend)
+    Yb, kn, members, w = check_fit_inputs(member_preds, Y, weights, known_negative)
+    C, min_positives, on_blend = _check_options(C, min_positives, features)
+    return _fit(members, Yb, w, fitting_rows(rows, kn), C, min_positives, on_blend)
 
 
 def honest_stacking(
@@ -244,30 +200,21 @@ def honest_stacking(
     """
     Yb, kn = check_labels(Y, known_negative)
     fold_of, present = check_fold_labels(fold_of, Yb.shape[0])
-    C, min_positives = _check_options(C, min_positives)
-    on_blend = _check_features(features)
+    C, min_positives, on_blend = _check_options(C, min_positives, features)
     folds = check_fold_order(folds, len(ensembles), present)
-    oof = np.empty(Yb.shape, dtype=np.float32)
-    fold_scores, stackers = [], []
-    for fold, ens in zip(folds, ensembles, strict=True):
+
+    def fit_fold(ens: Ensemble, in_fold: np.ndarray, oof: np.ndarray) -> Stacker:
+        # The loaded members do not outlive their fold.
         members = [
             check_probabilities(f"candidate {i}", fetch_candidate(oofs, i), Yb.shape)
             for i in ens.members
         ]
-        in_fold = fold_of == fold
         weights = check_weights(ens.weights, len(members))
         stacker = _fit(members, Yb, weights, ~in_fold & ~kn, C, min_positives, on_blend)
         oof[in_fold] = _predict(stacker, [p[in_fold] for p in members], kn[in_fold])
-        fold_scores.append(mean_columnwise_log_loss(Yb[in_fold], oof[in_fold]))
-        stackers.append(stacker)
-        del members  # loaded members need not outlive their fold
-    return HonestStacking(
-        score=mean_columnwise_log_loss(Yb, oof),
-        fold_scores=tuple(fold_scores),
-        oof=oof,
-        folds=folds,
-        stackers=tuple(stackers),
-    )
+        return stacker
+
+    return nested_estimate(HonestStacking, Yb, fold_of, folds, ensembles, fit_fold)
 
 
 # --- fitting and prediction -----------------------------------------------------------------
@@ -283,30 +230,14 @@ def _fit(
     on_blend: bool = False,
 ) -> Stacker:
     """Fit on the rows in ``fit_rows`` (validated inputs, known-negative rows excluded)."""
-    # Imported here: sklearn takes a while to import and only fitting needs it.
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-
-    idx = np.flatnonzero(fit_rows)
-    if idx.size == 0:
-        raise DataError("rows: no row to fit the stacker on (after excluding known-negative rows)")
+    idx = fit_indices(fit_rows)
     n_labels, m = Yb.shape[1], len(members)
     Y_fit = np.ascontiguousarray(Yb[idx].T)  # (L, n_fit): each label's targets contiguous
     n_pos = Y_fit.sum(axis=1)
     to_fit = np.flatnonzero((n_pos >= min_positives) & (idx.size - n_pos >= min_positives))
     width = 1 if on_blend else m
-    coef = np.zeros((n_labels, width))
-    intercept = np.zeros(n_labels)
-    fitted = np.zeros(n_labels, dtype=bool)
-
-    # Warm start: a label's solution is a good start for the next (similar calibration),
-    # which saves about a third of the time.
-    def new_model() -> LogisticRegression:
-        return LogisticRegression(
-            C=C, solver=_SOLVER, tol=_TOL, max_iter=_MAX_ITER, warm_start=True
-        )
-
-    model = new_model()
+    # A fit stopped at max_iter is still close to the optimum: kept.
+    regressions = LabelRegressions(n_labels, width, C, drop_unconverged=False)
     for start in range(0, to_fit.size, _LABEL_BLOCK):
         labels = to_fit[start : start + _LABEL_BLOCK]
         # (labels, rows, members) so that each label's design matrix is a C-contiguous slice;
@@ -321,25 +252,13 @@ def _fit(
             for j, p in enumerate(members):
                 features[:, :, j] = logit(p[np.ix_(idx, labels)]).T
         for X, label in zip(features, labels, strict=True):
-            try:
-                with warnings.catch_warnings():
-                    # A fit stopped at max_iter is still close to the optimum: keep it. An
-                    # ill-conditioned Hessian (a LinAlgWarning, a RuntimeWarning) makes sklearn
-                    # fall back to lbfgs by itself; non-finite results are caught below.
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    model.fit(X, Y_fit[label])
-            except (ValueError, FloatingPointError, np.linalg.LinAlgError):
-                model = new_model()  # no warm start from a failed fit
-                continue
-            if np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all():
-                coef[label] = model.coef_[0]
-                intercept[label] = model.intercept_[0]
-                fitted[label] = True
-            else:
-                model = new_model()
+            regressions.fit(label, X, Y_fit[label])
     return Stacker(
-        coef=coef, intercept=intercept, fitted=fitted, weights=weights, on_blend=on_blend
+        coef=regressions.coef,
+        intercept=regressions.intercept,
+        fitted=regressions.fitted,
+        weights=weights,
+        on_blend=on_blend,
     )
 
 
@@ -372,20 +291,9 @@ def _predict(stacker: Stacker, members: Sequence[np.ndarray], kn: np.ndarray | N
 # --- validation -----------------------------------------------------------------------------
 
 
-def _check_features(features: str) -> bool:
-    """Validate ``features``; True for ``"blend"``."""
+def _check_options(C: float, min_positives: int, features: str) -> tuple[float, int, bool]:
+    """Validate the options, in this order; ``on_blend`` is True for ``features="blend"``."""
+    C, min_positives = check_C(C), check_integer("min_positives", min_positives, 1)
     if features not in FEATURES:
         raise ConfigError(f"features: expected one of {', '.join(FEATURES)}, got {features!r}")
-    return features == "blend"
-
-
-def _check_options(C: float, min_positives: int) -> tuple[float, int]:
-    if isinstance(C, bool) or not isinstance(C, (int, float, np.number)) or not 0 < C < np.inf:
-        raise ConfigError(f"C: expected a positive finite number, got {C!r}")
-    if (
-        isinstance(min_positives, bool)
-        or not isinstance(min_positives, (int, np.integer))
-        or min_positives < 1
-    ):
-        raise ConfigError(f"min_positives: expected an integer >= 1, got {min_positives!r}")
-    return float(C), int(min_positives)
+    return C, min_positives, features == "blend"
