@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 #: Scalar values allowed as constants and categorical choices.
 Scalar: TypeAlias = str | int | float | bool | None
@@ -30,64 +30,64 @@ class ConstantParam:
         return {"type": "constant", "value": self.value}
 
 
+#: The number type of a range: ``float`` for :class:`FloatParam`, ``int`` for :class:`IntParam`.
+Number = TypeVar("Number", int, float)
+
+
 @dataclass(frozen=True)
-class FloatParam:
+class RangeParam(Generic[Number]):
+    """A numeric range to sample from: what :class:`FloatParam` and :class:`IntParam` share.
+
+    Attributes:
+        low: lower bound (inclusive).
+        high: upper bound (inclusive).
+        default: value used by the default configuration (resolved, never missing).
+        log: sample on a log scale.
+        step: grid spacing (each subclass says what it means when left out).
+    """
+
+    #: The ``type`` of the canonical form (set by each subclass).
+    kind: ClassVar[str]
+
+    low: Number
+    high: Number
+    default: Number
+    log: bool = False
+    step: Number | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, JSON-ready form."""
+        return {
+            "type": self.kind,
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class FloatParam(RangeParam[float]):
     """A float range, suggested with ``trial.suggest_float``.
 
-    Attributes:
-        low: lower bound (inclusive).
-        high: upper bound (inclusive).
-        default: value used by the default configuration (resolved, never missing).
-        log: sample on a log scale.
-        step: grid spacing, or ``None`` for a continuous range.
+    Fields as :class:`RangeParam`; ``step`` is the grid spacing, or ``None`` for a continuous
+    range.
     """
 
-    low: float
-    high: float
-    default: float
-    log: bool = False
-    step: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {
-            "type": "float",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-            "default": self.default,
-        }
+    kind = "float"
 
 
 @dataclass(frozen=True)
-class IntParam:
+class IntParam(RangeParam[int]):
     """An integer range, suggested with ``trial.suggest_int``.
 
-    Attributes:
-        low: lower bound (inclusive).
-        high: upper bound (inclusive).
-        default: value used by the default configuration (resolved, never missing).
-        log: sample on a log scale.
-        step: grid spacing (1 for every integer).
+    Fields as :class:`RangeParam`; ``step`` is the grid spacing (1 for every integer).
     """
 
-    low: int
-    high: int
-    default: int
-    log: bool = False
-    step: int = 1
+    kind = "int"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Canonical, JSON-ready form."""
-        return {
-            "type": "int",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-            "default": self.default,
-        }
+    step: int = 1
 
 
 @dataclass(frozen=True)

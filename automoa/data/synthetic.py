@@ -190,17 +190,7 @@ def _simulate(
         sets[chosen, n_labels + a] = 1.0
     drug_of, time_idx, dose_idx, strength = _replicates(rng, sizes, n_rows)
     genes, cells = model.features(rng, sets, drug_of, strength)
-    return {
-        "Y": sets[drug_of, :n_labels].astype(np.uint8),
-        "Y_aux": sets[drug_of, n_labels:].astype(np.uint8),
-        "drug": drug_of,
-        "control": drug_of == n_drugs,
-        "time": np.array(TIMES)[time_idx],
-        "dose": np.array(DOSES)[dose_idx],
-        "genes": genes,
-        "cells": cells,
-        "n_drugs": np.array(n_drugs + 1),
-    }
+    return _split_columns(sets, n_labels, drug_of, time_idx, dose_idx, genes, cells)
 
 
 def _replicates(
@@ -258,10 +248,32 @@ def _simulate_nonlinear(
     drug_of, time_idx, dose_idx, strength = _replicates(rng, all_sizes, n_rows)
     states = np.vstack([z, np.zeros((1, z.shape[1]))])
     genes, cells = model.features(rng, states, drug_of, strength)
-    return {
+    return _split_columns(sets, n_labels, drug_of, time_idx, dose_idx, genes, cells, text)
+
+
+def _split_columns(
+    sets: np.ndarray,
+    n_labels: int,
+    drug_of: np.ndarray,
+    time_idx: np.ndarray,
+    dose_idx: np.ndarray,
+    genes: np.ndarray,
+    cells: np.ndarray,
+    text: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The columns of one split from its drugs' label sets (the last drug: controls).
+
+    ``text`` (the ``nonlinear`` mode's per-drug label texts) adds a ``P`` column after
+    ``Y_aux``.
+    """
+    n_drugs = len(sets) - 1
+    columns = {
         "Y": sets[drug_of, :n_labels].astype(np.uint8),
         "Y_aux": sets[drug_of, n_labels:].astype(np.uint8),
-        "P": text[drug_of],
+    }
+    if text is not None:
+        columns["P"] = text[drug_of]
+    return columns | {
         "drug": drug_of,
         "control": drug_of == n_drugs,
         "time": np.array(TIMES)[time_idx],

@@ -28,6 +28,21 @@ if TYPE_CHECKING:
     from automoa.params import ParamSpec
 
 
+def constructor_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A family constructor's ``locals()`` as its parameters (without ``self``/``__class__``).
+
+    Call it before the constructor binds any other local name, so that the result
+    is exactly the constructor's arguments in signature order.
+
+    Args:
+        arguments: the constructor's ``locals()``.
+
+    Returns:
+        The arguments by name, in the constructor's order.
+    """
+    return {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
+
+
 @dataclass
 class ModelState:
     """A fitted model in safe formats.

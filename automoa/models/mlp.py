@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from automoa.models.base import constructor_arguments
 from automoa.models.registry import register
-from automoa.models.torch_family import FittedTorchModel, TorchFamily, constructor_arguments
+from automoa.models.torch_family import FittedTorchModel, TorchFamily
 
 ARCHITECTURES = ("mlp", "resnet2")
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu", "silu", "gelu")

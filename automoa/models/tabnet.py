@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from automoa.exceptions import ConfigError
+from automoa.models.base import constructor_arguments
 from automoa.models.registry import register
-from automoa.models.torch_family import FittedTorchModel, TorchFamily, constructor_arguments
+from automoa.models.torch_family import FittedTorchModel, TorchFamily
 
 MASK_TYPES = ("sparsemax", "entmax")
 

@@ -75,11 +75,6 @@ def _torch():
     return torch, torch_training
 
 
-def constructor_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
-    """A subclass constructor's ``locals()`` as parameters (without ``self``/``__class__``)."""
-    return {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
-
-
 def _aux_columns(Y_aux: np.ndarray | None) -> np.ndarray:
     """Auxiliary columns worth learning: at least one positive and one negative."""
     if Y_aux is None or not len(Y_aux):

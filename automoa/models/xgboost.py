@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from automoa.exceptions import ConfigError
-from automoa.models.base import FittedModel, ModelFamily, ModelState
+from automoa.models.base import FittedModel, ModelFamily, ModelState, constructor_arguments
 from automoa.models.fit_context import ConstantLabels
 from automoa.models.registry import register
 from automoa.threads import worker_threads
@@ -119,20 +119,7 @@ class XGBoostFamily(ModelFamily):
             raise ValueError("n_estimators, max_depth and early_stopping_rounds must be >= 1")
         if not 0 < learning_rate <= 1 or not 0 < subsample <= 1 or not 0 < colsample_bytree <= 1:
             raise ValueError("learning_rate, subsample and colsample_bytree must be in (0, 1]")
-        super().__init__(
-            n_estimators=n_estimators,
-            learning_rate=learning_rate,
-            max_depth=max_depth,
-            min_child_weight=min_child_weight,
-            subsample=subsample,
-            colsample_bytree=colsample_bytree,
-            reg_lambda=reg_lambda,
-            reg_alpha=reg_alpha,
-            multi_strategy=multi_strategy,
-            early_stopping_rounds=early_stopping_rounds,
-            max_bin=max_bin,
-            n_jobs=n_jobs,
-        )
+        super().__init__(**constructor_arguments(locals()))
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, ctx: FitContext) -> FittedXGBoost:
         xgb = _xgboost()

@@ -13,12 +13,14 @@ Fitted state is saved as :class:`StepState` (JSON + numpy arrays, no pickle) for
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+from automoa.preprocessing.resampler_inputs import check_resample_inputs
 
 if TYPE_CHECKING:
     from automoa.params import ParamSpec
@@ -118,3 +120,48 @@ class Step(ABC):
         Called once per study, before sampling; the default keeps the specs as they are.
         """
         return params
+
+
+class Oversampler(Step):
+    """A resampler that keeps every training row and appends new rows (MLSMOTE, oversampling).
+
+    Subclasses implement :meth:`new_rows`; :meth:`fit_resample` checks the inputs and puts the
+    new rows after the original ones.
+    """
+
+    resamples = True
+    supervised = True
+
+    def fit_resample(
+        self, X: np.ndarray, Y: np.ndarray, feature_names: tuple[str, ...], *, seed: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows, unchanged, followed by the new rows.
+
+        Args:
+            X: training-fold features, shape ``(n, d)``.
+            Y: training-fold binary labels, shape ``(n, L)``.
+            feature_names: the ``d`` column names (kept as they are).
+            seed: seed of the random draws; the same seed gives the same rows.
+
+        Returns:
+            ``(X_out, Y_out)``, float32 and uint8, the ``n`` original rows first.
+        """
+        Xf, Yb = check_resample_inputs(X, Y, feature_names)
+        X_new, Y_new = self.new_rows(Xf, Yb, np.random.default_rng(seed))
+        self._feature_names_out = tuple(feature_names)
+        return np.concatenate([Xf, X_new]), np.concatenate([Yb, Y_new])
+
+    @abstractmethod
+    def new_rows(
+        self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The rows to append, from checked inputs.
+
+        Args:
+            X: training-fold features, float32, shape ``(n, d)``.
+            Y: training-fold labels, uint8, shape ``(n, L)``.
+            rng: the generator of all random draws.
+
+        Returns:
+            ``(X_new, Y_new)``, float32 and uint8.
+        """

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from automoa.preprocessing.base import Step
+from automoa.preprocessing.base import Oversampler
 from automoa.preprocessing.registry import register
 from automoa.preprocessing.resampler_inputs import check_int, check_resample_inputs
 
@@ -276,7 +276,7 @@ def mlsmote(
 
 
 @register
-class MLSMOTEStep(Step):
+class MLSMOTEStep(Oversampler):
     """MLSMOTE oversampling of minority labels (Charte et al., Knowledge-Based Systems 89, 2015).
 
     A resampler: applied to the training fold only; validation, test and new rows pass through
@@ -293,35 +293,15 @@ class MLSMOTEStep(Step):
     """
 
     name = "mlsmote"
-    resamples = True
-    supervised = True
 
     def __init__(self, k: int = 5, amount: float = 1.0, max_new_fraction: float = 1.0) -> None:
         k, amount, max_new_fraction = _check_params(k, amount, max_new_fraction)
         super().__init__(k=k, amount=amount, max_new_fraction=max_new_fraction)
 
-    def fit_resample(
-        self, X: np.ndarray, Y: np.ndarray, feature_names: tuple[str, ...], *, seed: int = 0
+    def new_rows(
+        self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The training rows, unchanged, followed by the synthetic rows.
-
-        Args:
-            X: training-fold features, shape ``(n, d)``.
-            Y: training-fold binary labels, shape ``(n, L)``.
-            feature_names: the ``d`` column names (kept as they are).
-            seed: seed of the random draws; the same seed gives the same rows.
-
-        Returns:
-            ``(X_out, Y_out)``, float32 and uint8, the ``n`` original rows first.
-        """
-        Xf, Yb = check_resample_inputs(X, Y, feature_names)
-        result = _mlsmote(
-            Xf,
-            Yb,
-            self.params["k"],
-            self.params["amount"],
-            self.params["max_new_fraction"],
-            np.random.default_rng(seed),
-        )
-        self._feature_names_out = tuple(feature_names)
-        return np.concatenate([Xf, result.X_new]), np.concatenate([Yb, result.Y_new])
+        """The synthetic rows (see :class:`~automoa.preprocessing.base.Oversampler`)."""
+        p = self.params
+        result = _mlsmote(X, Y, p["k"], p["amount"], p["max_new_fraction"], rng)
+        return result.X_new, result.Y_new

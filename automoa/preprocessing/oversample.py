@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from automoa.preprocessing.base import Step
+from automoa.preprocessing.base import Oversampler
 from automoa.preprocessing.registry import register
-from automoa.preprocessing.resampler_inputs import check_int, check_resample_inputs
+from automoa.preprocessing.resampler_inputs import check_int
 
 __all__ = ["RareLabelOversampleStep", "rare_label_duplicates"]
 
@@ -88,7 +88,7 @@ def _duplicates(
 
 
 @register
-class RareLabelOversampleStep(Step):
+class RareLabelOversampleStep(Oversampler):
     """Duplicate the rows of rare labels until each has ``min_positives`` positives.
 
     A resampler: applied to the training fold only. See the module docstring for the exact
@@ -103,34 +103,15 @@ class RareLabelOversampleStep(Step):
     """
 
     name = "oversample"
-    resamples = True
-    supervised = True
 
     def __init__(self, min_positives: int = 20, max_repeats: int = 5) -> None:
         min_positives = check_int("min_positives", min_positives, 1)
         max_repeats = check_int("max_repeats", max_repeats, 1)
         super().__init__(min_positives=min_positives, max_repeats=max_repeats)
 
-    def fit_resample(
-        self, X: np.ndarray, Y: np.ndarray, feature_names: tuple[str, ...], *, seed: int = 0
+    def new_rows(
+        self, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The training rows, unchanged, followed by the duplicated rows.
-
-        Args:
-            X: training-fold features, shape ``(n, d)``.
-            Y: training-fold binary labels, shape ``(n, L)``.
-            feature_names: the ``d`` column names (kept as they are).
-            seed: seed of the random order; the same seed gives the same rows.
-
-        Returns:
-            ``(X_out, Y_out)``, float32 and uint8, the ``n`` original rows first.
-        """
-        Xf, Yb = check_resample_inputs(X, Y, feature_names)
-        rows = _duplicates(
-            Yb,
-            self.params["min_positives"],
-            self.params["max_repeats"],
-            np.random.default_rng(seed),
-        )
-        self._feature_names_out = tuple(feature_names)
-        return np.concatenate([Xf, Xf[rows]]), np.concatenate([Yb, Yb[rows]])
+        """Copies of rare labels' rows (see :class:`~automoa.preprocessing.base.Oversampler`)."""
+        rows = _duplicates(Y, self.params["min_positives"], self.params["max_repeats"], rng)
+        return X[rows], Y[rows]
