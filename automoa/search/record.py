@@ -87,7 +87,7 @@ class TrialRecord:
 
         Values are returned as stored, unconverted.
         """
-        attrs = trial.user_attrs  # one storage read for a running trial
+        attrs = trial.user_attrs  # a running trial copies them all on each access: once
         return cls(**{name: attrs.get(name) for name in _NAMES})
 
     @property
