@@ -82,10 +82,14 @@ class TrialRecord:
 
     @classmethod
     def read(cls, trial: FrozenTrial | optuna.Trial) -> TrialRecord:
-        """The record of ``trial``; attributes it lacks (an older study's, or not yet written)
-        read as ``None``, attributes that are not automoa's are ignored.
+        """The record of ``trial``, with its values as stored (unconverted).
 
-        Values are returned as stored, unconverted.
+        Args:
+            trial: a running or a frozen trial.
+
+        Returns:
+            The record; the attributes the trial lacks (an older study's, or not written yet)
+            are ``None``, and attributes that are not automoa's are ignored.
         """
         attrs = trial.user_attrs  # a running trial copies them all on each access: once
         return cls(**{name: attrs.get(name) for name in _NAMES})
@@ -100,13 +104,22 @@ class TrialRecord:
         return {name: value for name in _NAMES if (value := getattr(self, name)) is not None}
 
     def write(self, trial: optuna.Trial) -> None:
-        """Set the record's set fields on the running ``trial`` (others are left as they are)."""
+        """Set the record's set fields on a trial; the trial's other attributes stay as they are.
+
+        Args:
+            trial: a running trial.
+        """
         for name, value in self.attrs().items():
             trial.set_user_attr(name, value)
 
     def write_to_storage(self, storage: BaseStorage, trial_id: int) -> None:
-        """Set the record's set fields on the trial ``trial_id`` of ``storage`` (for a trial
-        this process does not run, such as another worker's dead one)."""
+        """Set the record's set fields on a trial this process does not run (such as another
+        worker's dead one); the trial's other attributes stay as they are.
+
+        Args:
+            storage: the study's storage.
+            trial_id: the trial's id in ``storage`` (not its number).
+        """
         for name, value in self.attrs().items():
             storage.set_trial_user_attr(trial_id, name, value)
 
