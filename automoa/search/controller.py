@@ -31,8 +31,9 @@ from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
 from automoa.search.owner import this_process
-from automoa.search.pruning import SEED_OF_ATTR, FoldHalvingPruner, is_seed_sibling
-from automoa.search.storage import OWNER_ATTR, Heartbeat, fail_dead_trials
+from automoa.search.pruning import FoldHalvingPruner, is_seed_sibling
+from automoa.search.record import TrialRecord
+from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import (
     PipelineConfig,
@@ -66,8 +67,6 @@ FIRST_TRIAL_CAP_FACTOR = 2.0
 #: prunes alike, so a longer search replays a shorter one's trials first (this was 1% of the
 #: budget, the same 3 s at 5 minutes).
 HALVING_MIN_REMAINING_SECONDS = 3.0
-#: User attribute of the trials queued by :func:`first_trials` (set when they are queued).
-FIRST_TRIAL_ATTR = "first_trial"
 
 
 def trial_cap_seconds(budget_seconds: float, first_trial: bool = False) -> float:
@@ -211,7 +210,9 @@ def _queue_next_first_trial(
         if capped and seconds > trial_cap_seconds(deadline.budget, first_trial=True):
             continue  # too large a share of this budget; a longer run will try it
         if deadline.can_fit(seconds):
-            study.enqueue_trial(params, user_attrs={FIRST_TRIAL_ATTR: True}, skip_if_exists=True)
+            # Marked (TrialRecord.first_trial) when queued: it may take more of the budget.
+            first = TrialRecord(first_trial=True).attrs()
+            study.enqueue_trial(params, user_attrs=first, skip_if_exists=True)
             return
 
 
@@ -231,7 +232,7 @@ def _refuse_repeats(trial: optuna.Trial, config: PipelineConfig) -> None:
     for other in trial.study.get_trials(deepcopy=False, states=active):
         if is_seed_sibling(other):
             continue
-        if other.number != trial.number and other.user_attrs.get("config") == wanted:
+        if other.number != trial.number and TrialRecord.read(other).config == wanted:
             raise TrialStopped(f"repeat of trial {other.number}: same configuration", [])
 
 
@@ -241,7 +242,7 @@ def measured_fold_seconds(trial: optuna.trial.FrozenTrial) -> float | None:
     For a re-run of the same configuration (a seed sibling) this measurement on this machine
     predicts better than the cost model.
     """
-    seconds = trial.user_attrs.get("fold_seconds")
+    seconds = TrialRecord.read(trial).fold_seconds
     if trial.state != optuna.trial.TrialState.COMPLETE or not seconds:
         return None
     return float(sum(seconds)) / len(seconds)
@@ -253,10 +254,11 @@ def sibling_origin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
     Raises:
         StudyError: the sibling names no complete trial of the study, or has no ``seed``.
     """
-    number = trial.user_attrs.get(SEED_OF_ATTR)
+    record = TrialRecord.read(trial)
+    number = record.seed_of
     if number is None:
         return None
-    if not isinstance(trial.user_attrs.get("seed"), int):
+    if not isinstance(record.seed, int):
         raise StudyError(f"seed sibling trial {trial.number} has no integer 'seed' attribute")
     complete = optuna.trial.TrialState.COMPLETE
     for other in trial.study.get_trials(deepcopy=False, states=(complete,)):
@@ -320,7 +322,7 @@ class Objective:
     def _refuse_oversized(self, trial: optuna.Trial, predicted_seconds: float) -> None:
         """Stop, before its first fold, a trial predicted to take more than its share of the
         budget (:func:`trial_cap_seconds`); the study's first result is worth any share."""
-        queued = bool(trial.user_attrs.get(FIRST_TRIAL_ATTR))
+        queued = bool(TrialRecord.read(trial).first_trial)
         cap = trial_cap_seconds(self.deadline.budget, first_trial=queued)
         if predicted_seconds > cap and _has_result(trial.study):
             raise TrialStopped(
@@ -332,20 +334,22 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         config = sample(trial, self.space)
         origin = sibling_origin(trial)
-        seed = self.seed if origin is None else int(trial.user_attrs["seed"])
+        seed = self.seed if origin is None else int(TrialRecord.read(trial).seed)
         predicted = self.cost.fold_seconds(config)
         if origin is not None:
-            if origin.user_attrs.get("config") != config.to_dict():
+            if TrialRecord.read(origin).config != config.to_dict():
                 raise StudyError(
                     f"seed sibling trial {trial.number} does not repeat the configuration of "
                     f"trial {origin.number}"
                 )
             predicted = measured_fold_seconds(origin) or predicted
-        trial.set_user_attr("family", config.family)
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("seed", seed)
-        trial.set_user_attr("device", self.device)
-        trial.set_user_attr("predicted_fold_seconds", predicted)
+        TrialRecord(
+            family=config.family,
+            config=config.to_dict(),
+            seed=seed,
+            device=self.device,
+            predicted_fold_seconds=predicted,
+        ).write(trial)
         n_splits = int(self.meta.folds.max()) + 1
         check_time_left(self.deadline, predicted, 0, n_splits)  # costs nothing when refused
         if origin is None:
@@ -386,21 +390,22 @@ class Objective:
             if checkpoints is not None:
                 checkpoints.clear()
             raise
-        trial.set_user_attr("oof_artifact", save_array(self.store, trial, result.oof, "oof"))
+        # Each artifact's id is recorded as soon as it is saved.
+        TrialRecord(oof_artifact=save_array(self.store, trial, result.oof, "oof")).write(trial)
         if self.keep_models:
             info = {"trial": trial.number, "config": config.to_dict(), "seed": seed}
-            trial.set_user_attr(
-                "models_artifact",
-                save_fold_models_artifact(self.store, trial, result.fold_models, info),
-            )
+            models_id = save_fold_models_artifact(self.store, trial, result.fold_models, info)
+            TrialRecord(models_artifact=models_id).write(trial)
         if result.test_pred is not None:
             test_id = save_array(self.store, trial, result.test_pred, "test")
-            trial.set_user_attr("test_artifact", test_id)
-        trial.set_user_attr("fold_scores", result.fold_scores)
-        trial.set_user_attr("fold_seconds", result.fold_seconds)
-        trial.set_user_attr("fit_seconds", float(sum(result.fold_seconds)))
-        trial.set_user_attr("cv_std", result.fold_std)
-        trial.set_user_attr("versions", self.versions)
+            TrialRecord(test_artifact=test_id).write(trial)
+        TrialRecord(
+            fold_scores=result.fold_scores,
+            fold_seconds=result.fold_seconds,
+            fit_seconds=float(sum(result.fold_seconds)),
+            cv_std=result.fold_std,
+            versions=self.versions,
+        ).write(trial)
         if checkpoints is not None:
             checkpoints.clear()  # the artifacts hold the result now
         return result.cv_score
@@ -545,7 +550,7 @@ def run_search(
             # Optuna expects heartbeats with study.optimize; this loop beats itself (Heartbeat).
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
             trial = study.ask()
-        trial.set_user_attr(OWNER_ATTR, this_process())  # a resume here fails it at once if killed
+        TrialRecord(owner=this_process()).write(trial)  # a resume here fails it at once if killed
         run = run_trial(study, trial, objective)
         value, reason = run.value, run.reason
         if run.interrupted or interrupt_requested():
@@ -558,7 +563,7 @@ def run_search(
                 TrialEvent(
                     trial.number,
                     run.state.name,
-                    trial.user_attrs.get("family", "?"),
+                    TrialRecord.read(trial).family or "?",
                     value,
                     run.seconds,
                     reason,
@@ -624,8 +629,7 @@ def run_trial(
             value = objective(trial)
     except TrialStopped as stop:
         state, reason = optuna.trial.TrialState.PRUNED, stop.reason
-        trial.set_user_attr("fold_scores", stop.fold_scores)
-        trial.set_user_attr("fold_seconds", stop.fold_seconds)
+        TrialRecord(fold_scores=stop.fold_scores, fold_seconds=stop.fold_seconds).write(trial)
     except KeyboardInterrupt:
         state, reason = optuna.trial.TrialState.FAIL, "interrupted by the user (Ctrl-C)"
         interrupted = True
@@ -636,11 +640,12 @@ def run_trial(
     # the grace period) and failed it; its retry redoes it.
     with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
         try:
-            trial.set_user_attr("seconds", seconds)
-            if reason is not None:
-                trial.set_user_attr(
-                    "failure_reason" if state.name == "FAIL" else "prune_reason", reason
-                )
+            failed = state.name == "FAIL"
+            TrialRecord(  # no reason (complete): only the seconds are written
+                seconds=seconds,
+                failure_reason=reason if failed else None,
+                prune_reason=None if failed else reason,
+            ).write(trial)
             complete = state == optuna.trial.TrialState.COMPLETE
             study.tell(trial, value if complete else None, state=state, skip_if_finished=True)
         except optuna.exceptions.StorageInternalError:

@@ -25,6 +25,7 @@ import optuna
 
 from automoa.config import PipelineConfig
 from automoa.data.dataset import Dataset
+from automoa.search.record import TrialRecord
 
 #: Seconds per work unit on the reference machine (2 cores, x86_64, CPU), per family; see
 #: each ``_units`` function for what a unit is.
@@ -270,8 +271,8 @@ class CostModel:
             if not trial.state.is_finished() or trial.number in self.seen_trials:
                 continue
             self.seen_trials.add(trial.number)
-            seconds = trial.user_attrs.get("fold_seconds")
-            config = trial.user_attrs.get("config")
+            record = TrialRecord.read(trial)
+            seconds, config = record.fold_seconds, record.config
             if not seconds or not isinstance(config, dict):
                 continue
             try:

@@ -40,6 +40,7 @@ from automoa.models.registry import get_family
 from automoa.npz import save_npz
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.pruning import is_seed_sibling
+from automoa.search.record import TrialRecord
 from automoa.search.seeds import seed_groups, train_seed_siblings
 from automoa.search.study import PRIOR_CONFIG, StudyLocation, check_study_name, read_meta_for
 from automoa.threads import worker_threads
@@ -172,17 +173,17 @@ def ensemble_candidates(
         for t in trials
         if t.state == TrialState.COMPLETE
         and not is_seed_sibling(t)
-        and t.user_attrs.get("oof_artifact")
+        and TrialRecord.read(t).oof_artifact
     ]
     usable = []
     for trial in sorted(complete, key=lambda t: (t.value, t.number)):
         # Best first, so an object store downloads only what is used.
-        path = artifacts.local_path(trial.user_attrs["oof_artifact"])
+        path = artifacts.local_path(TrialRecord.read(trial).oof_artifact)
         if path is None or not _readable(path, shape, trial.number):
             continue
         paths, numbers = [path], [trial.number]
         for number in groups.get(trial.number, [trial.number])[1:]:
-            artifact = by_number[number].user_attrs.get("oof_artifact")
+            artifact = TrialRecord.read(by_number[number]).oof_artifact
             sibling = artifacts.local_path(artifact) if artifact else None
             if sibling is not None and _readable(sibling, shape, number):
                 paths.append(sibling)
@@ -195,9 +196,10 @@ def ensemble_candidates(
 
 def candidate_group(trial: optuna.trial.FrozenTrial) -> str:
     """A trial's group for the diverse pool: its family and preprocessing chain."""
-    config = trial.user_attrs.get("config") or {}
+    record = TrialRecord.read(trial)
+    config = record.config or {}
     steps = ">".join(str(step.get("name", "?")) for step in config.get("preprocessing") or [])
-    return f"{trial.user_attrs.get('family', '?')}|{steps}"
+    return f"{record.family or '?'}|{steps}"
 
 
 def _load(path: Path) -> np.ndarray:
@@ -327,7 +329,7 @@ def build_ensemble(
     report = EnsembleReport(
         members=numbers,
         weights=[float(w) for w in combiner.weights],
-        families=[t.user_attrs.get("family", "?") for t in members],
+        families=[TrialRecord.read(t).family or "?" for t in members],
         score=result.score,
         honest_score=result.honest_score,
         best_single=min(float(c.trial.value) for c in candidates),
@@ -345,7 +347,7 @@ def build_ensemble(
     if combiner.stacker is not None:
         report.stacker_artifact = _save_stacker(study, artifacts, combiner.stacker)
     if submission_path is not None and dataset.X_test is not None:
-        tests = [t.user_attrs.get("test_artifact") for t in members]
+        tests = [TrialRecord.read(t).test_artifact for t in members]
         paths = [artifacts.local_path(a) if a else None for a in tests]
         test_shape = (dataset.X_test.shape[0], dataset.n_labels)
         # Unreadable test predictions (not an array of that shape): no submission, said once.

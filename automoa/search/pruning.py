@@ -7,18 +7,16 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
-#: User attribute of a seed sibling (see :mod:`automoa.search.seeds`): the number of the trial
-#: whose configuration it re-trains with another seed.
-SEED_OF_ATTR = "seed_of"
+from automoa.search.record import TrialRecord
 
 
 def is_seed_sibling(trial: FrozenTrial | optuna.Trial) -> bool:
     """Whether ``trial`` re-trains another trial's configuration with another seed.
 
     Such a trial is not a search candidate: it is never pruned, never a competitor at a rung
-    and never the target of a repeat refusal.
+    and never the target of a repeat refusal (its :attr:`TrialRecord.seed_of` is set).
     """
-    return trial.user_attrs.get(SEED_OF_ATTR) is not None
+    return TrialRecord.read(trial).seed_of is not None
 
 
 class MarginPercentilePruner(BasePruner):
@@ -138,7 +136,7 @@ class FoldHalvingPruner(BasePruner):
         return self.margin.prune(study, trial)
 
     def _worth_halving(self, trial: FrozenTrial, step: int) -> bool:
-        predicted = trial.user_attrs.get("predicted_fold_seconds")
+        predicted = TrialRecord.read(trial).predicted_fold_seconds
         if self.min_remaining_seconds is None or predicted is None:
             return True
         folds_left = max(self.n_splits - step - 1, 0)
@@ -147,14 +145,14 @@ class FoldHalvingPruner(BasePruner):
     def _first_of_its_family(self, study: optuna.Study, trial: FrozenTrial, step: int) -> bool:
         """Whether no other trial of ``trial``'s family went past this rung and ``trial`` is
         within ``family_margin`` of the best value there."""
-        family = trial.user_attrs.get("family")
+        family = TrialRecord.read(trial).family
         if family is None or self.family_margin is None:
             return False
         best = trial.intermediate_values[step]
         for other in study.get_trials(deepcopy=False):
             if other.number == trial.number or is_seed_sibling(other):
                 continue
-            if other.user_attrs.get("family") == family and (
+            if TrialRecord.read(other).family == family and (
                 other.state == TrialState.COMPLETE or step + 1 in other.intermediate_values
             ):
                 return False
@@ -185,7 +183,7 @@ def rung_counts(trials: list[FrozenTrial], n_splits: int) -> dict[int, int]:
     for trial in trials:
         if is_seed_sibling(trial):
             continue
-        done = len(trial.user_attrs.get("fold_scores") or [])
+        done = len(TrialRecord.read(trial).fold_scores or [])
         if trial.state == TrialState.COMPLETE:
             done = n_splits
         if done:

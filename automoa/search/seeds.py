@@ -23,7 +23,8 @@ from automoa.deadline import Deadline
 from automoa.exceptions import ConfigError
 from automoa.preprocessing.cache import StepCache
 from automoa.search.controller import Objective, measured_fold_seconds, run_trial
-from automoa.search.pruning import SEED_OF_ATTR, is_seed_sibling
+from automoa.search.pruning import is_seed_sibling
+from automoa.search.record import TrialRecord
 from automoa.search.study import StudyLocation, read_meta_for
 from automoa.spaces import config_from_params, space_from_json
 
@@ -73,10 +74,10 @@ def seed_groups(trials: Iterable[FrozenTrial]) -> dict[int, list[int]]:
     }
     siblings = sorted(
         (t for t in trials if is_seed_sibling(t) and t.state == TrialState.COMPLETE),
-        key=lambda t: (int(t.user_attrs.get("seed", 0)), t.number),
+        key=lambda t: (int(TrialRecord.read(t).seed or 0), t.number),
     )
     for sibling in siblings:
-        origin = sibling.user_attrs[SEED_OF_ATTR]
+        origin = TrialRecord.read(sibling).seed_of
         if origin in groups:
             groups[origin].append(sibling.number)
     return groups
@@ -143,7 +144,8 @@ def train_seed_siblings(
             notes.append(f"trial {number}: skipped, {what or f'not a complete trial ({state})'}")
             continue
         siblings[number] = []
-        origin_seed = int(origin.user_attrs.get("seed", 0))
+        record = TrialRecord.read(origin)
+        origin_seed = int(record.seed or 0)
         objective = Objective(
             dataset,
             meta,
@@ -151,9 +153,9 @@ def train_seed_siblings(
             artifacts,
             deadline,
             meta.fold_seed,
-            device or str(origin.user_attrs.get("device", "cpu")),
+            device or str(record.device or "cpu"),
             cache,
-            keep_models if keep_models is not None else "models_artifact" in origin.user_attrs,
+            keep_models if keep_models is not None else record.models_artifact is not None,
         )
         config = config_from_params(space, origin.params)
         for k in range(1, n_extra_seeds + 1):
@@ -208,12 +210,8 @@ def _sibling(
     trials: Iterable[FrozenTrial], origin: int, seed: int, states: tuple[TrialState, ...]
 ) -> FrozenTrial | None:
     for trial in trials:
-        attrs = trial.user_attrs
-        if (
-            trial.state in states
-            and attrs.get(SEED_OF_ATTR) == origin
-            and attrs.get("seed") == seed
-        ):
+        record = TrialRecord.read(trial)
+        if trial.state in states and record.seed_of == origin and record.seed == seed:
             return trial
     return None
 
@@ -230,7 +228,8 @@ def _claim(study: optuna.Study, origin: FrozenTrial, seed: int) -> optuna.Trial 
         study.get_trials(deepcopy=False, states=waiting), origin.number, seed, waiting
     )
     if queued is None:
-        study.enqueue_trial(origin.params, user_attrs={SEED_OF_ATTR: origin.number, "seed": seed})
+        sibling = TrialRecord(seed_of=origin.number, seed=seed)
+        study.enqueue_trial(origin.params, user_attrs=sibling.attrs())
         trials = study.get_trials(deepcopy=False, states=waiting)
         queued = _sibling(trials, origin.number, seed, waiting)
     if queued is None:

@@ -35,6 +35,7 @@ from optuna.trial import TrialState
 
 from automoa.exceptions import ConfigError, StudyError, check_directory_path
 from automoa.search.owner import describe, owner_dead
+from automoa.search.record import TrialRecord
 
 JOURNAL_PREFIX = "journal:///"
 SQLITE_PREFIX = "sqlite:///"
@@ -44,8 +45,6 @@ HEARTBEAT_SECONDS = int(os.environ.get("AUTOMOA_HEARTBEAT_SECONDS", "30"))
 GRACE_SECONDS = int(os.environ.get("AUTOMOA_GRACE_SECONDS", str(4 * HEARTBEAT_SECONDS)))
 #: A trial whose worker died is retried at most this many times.
 MAX_RETRIES = 3
-#: Trial user attribute naming the process that runs it (:func:`automoa.search.owner.this_process`).
-OWNER_ATTR = "owner"
 _CREATE_ATTEMPTS = 12
 
 
@@ -240,7 +239,7 @@ def _requeue_orphans(study: optuna.Study) -> None:
     for trial in trials:
         if trial.state != TrialState.FAIL or trial.number in replaced:
             continue
-        if "failure_reason" in trial.user_attrs or trial.datetime_complete is None:
+        if TrialRecord.read(trial).failure_reason is not None or trial.datetime_complete is None:
             continue
         if (now - trial.datetime_complete).total_seconds() > HEARTBEAT_SECONDS:
             callback(study, copy.deepcopy(trial))  # does nothing past MAX_RETRIES
@@ -254,13 +253,12 @@ def _fail_dead_owners(study: optuna.Study) -> None:
     with _experimental_ok():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = trial.user_attrs.get(OWNER_ATTR)
+        owner = TrialRecord.read(trial).owner
         if not isinstance(owner, dict) or not owner_dead(owner):
             continue
         try:
-            study._storage.set_trial_user_attr(
-                trial._trial_id, "failure_reason", f"its worker ({describe(owner)}) died"
-            )
+            died = TrialRecord(failure_reason=f"its worker ({describe(owner)}) died")
+            died.write_to_storage(study._storage, trial._trial_id)
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first
@@ -271,7 +269,7 @@ def _fail_dead_owners(study: optuna.Study) -> None:
 def fail_dead_trials(study: optuna.Study) -> None:
     """Fail the trials whose worker died; those that had started are re-queued as they were.
 
-    On this host a dead owner (see :data:`OWNER_ATTR`) is known at once. Elsewhere, heartbeats
+    On this host a dead owner (:attr:`TrialRecord.owner`) is known at once. Elsewhere, heartbeats
     tell: a worker killed between creating a trial and its first heartbeat (while the sampler
     runs) leaves a RUNNING trial that Optuna never sees as stale: such a trial, older than the
     grace period and not even sampled yet (no ``family``), is failed here too (nothing to
@@ -286,11 +284,10 @@ def fail_dead_trials(study: optuna.Study) -> None:
     now = datetime.now()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         started = trial.datetime_start
-        if "family" in trial.user_attrs or started is None:
+        if TrialRecord.read(trial).family is not None or started is None:
             continue
         if (now - started).total_seconds() > GRACE_SECONDS:
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-                study._storage.set_trial_user_attr(
-                    trial._trial_id, "failure_reason", "its worker died before sampling it"
-                )
+                died = TrialRecord(failure_reason="its worker died before sampling it")
+                died.write_to_storage(study._storage, trial._trial_id)
                 study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)

@@ -30,6 +30,7 @@ from automoa.search.controller import (
     run_search,
     started_trials,
 )
+from automoa.search.record import TrialRecord
 from automoa.search.study import StudyLocation, StudyMeta
 from automoa.spaces import SearchSpace, space_from_json
 from automoa.threads import environment, worker_environment
@@ -66,14 +67,14 @@ def _worker(
 
 
 def _event(trial: optuna.trial.FrozenTrial, best: float | None) -> TrialEvent:
-    reason = trial.user_attrs.get("failure_reason") or trial.user_attrs.get("prune_reason")
+    record = TrialRecord.read(trial)
     return TrialEvent(
         trial.number,
         trial.state.name,
-        trial.user_attrs.get("family", "?"),
+        record.family or "?",
         trial.value,
-        float(trial.user_attrs.get("seconds", 0.0)),
-        reason,
+        float(record.seconds or 0.0),
+        record.reason,
         best,
     )
 

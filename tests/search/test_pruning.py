@@ -2,12 +2,12 @@ import optuna
 import pytest
 
 from automoa.search.pruning import (
-    SEED_OF_ATTR,
     FoldHalvingPruner,
     MarginPercentilePruner,
     is_seed_sibling,
     rung_counts,
 )
+from automoa.search.record import TrialRecord
 
 
 def _study_with_complete(values_per_trial, pruner):
@@ -60,7 +60,7 @@ def _reach(study, fold_values, state=optuna.trial.TrialState.PRUNED, seed_of=Non
     """A trial that reported ``fold_values`` and ended (pruned trials compete at rungs too)."""
     trial = study.ask()
     if seed_of is not None:
-        trial.set_user_attr(SEED_OF_ATTR, seed_of)
+        TrialRecord(seed_of=seed_of).write(trial)
     for step, value in enumerate(fold_values):
         trial.report(value, step)
     trial.set_user_attr("fold_scores", list(fold_values))
@@ -119,7 +119,7 @@ def test_halving_leaves_trials_whose_remaining_folds_are_cheap():
 
 def _sibling_prunes(study, fold_values):
     trial = study.ask()
-    trial.set_user_attr(SEED_OF_ATTR, 0)
+    TrialRecord(seed_of=0).write(trial)
     for step, value in enumerate(fold_values):
         trial.report(value, step)
     decision = trial.should_prune()

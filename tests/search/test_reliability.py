@@ -22,6 +22,7 @@ from automoa.search import study as study_module
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.objective import data_key, evaluate
+from automoa.search.record import TrialRecord
 from automoa.search.study import open_study, read_meta, resolve_location
 from automoa.spaces import load_space, sample, space_from_json
 
@@ -282,7 +283,7 @@ def test_a_killed_workers_running_trial_is_failed_at_once_on_its_host(tmp_path):
     dead = study.ask()
     sample(dead, space_from_json(read_meta(study).space_json))
     owner = {"host": socket.gethostname(), "pid": _dead_pid(), "beat": time.time()}
-    dead.set_user_attr(storage_module.OWNER_ATTR, owner)
+    TrialRecord(owner=owner).write(dead)
     waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in study.trials)
     outcome = automoa.search(
         data, budget="2m", space="fast", workdir=tmp_path, max_trials=waiting + 1
