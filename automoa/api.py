@@ -22,7 +22,7 @@ from automoa.folds import check_n_splits
 from automoa.report.study_report import ReportFiles, write_report
 from automoa.result import SearchResult
 from automoa.search.callbacks import StudyCallback, check_callbacks
-from automoa.search.controller import TrialEvent, best_value, run_search
+from automoa.search.controller import best_value, run_search
 from automoa.search.ensembling import (
     EnsembleReport,
     auto_seeds,
@@ -30,6 +30,7 @@ from automoa.search.ensembling import (
     submission_path,
     write_prior_submission,
 )
+from automoa.search.settings import SearchSettings, TrialEvent
 from automoa.search.storage import check_storage_url
 from automoa.search.study import (
     DATA_ATTR,
@@ -270,22 +271,22 @@ def search(
     resolved_device = resolve_device(device)
     check_storage_url(location.storage)
     location.open_artifacts()  # a bad --artifacts fails before the study is touched
-    options = {
+    settings = SearchSettings(
         # What loading, checking and opening took before this point counts too.
-        "budget_seconds": max(0.0, budget_seconds - reserve - (time.perf_counter() - clock)),
-        "n_splits": folds,
-        "seed": seed,
-        "device": resolved_device,
-        "max_trials": max_trials,
-        "on_start": on_start,
-        "on_trial": on_trial,
-        "keep_models": keep_models,
-        "callbacks": trial_callbacks,
-    }
+        budget_seconds=max(0.0, budget_seconds - reserve - (time.perf_counter() - clock)),
+        n_splits=folds,
+        seed=seed,
+        device=resolved_device,
+        max_trials=max_trials,
+        keep_models=keep_models,
+        on_start=on_start,
+        on_trial=on_trial,
+        callbacks=trial_callbacks,
+    )
     if workers == 1:
-        outcome = run_search(dataset, location, loaded_space, **options)
+        outcome = run_search(dataset, location, loaded_space, settings)
     else:
-        outcome = run_workers(dataset, location, loaded_space, n_workers=workers, **options)
+        outcome = run_workers(dataset, location, loaded_space, settings, n_workers=workers)
     if dataset.load_spec is not None:
         # Where the data is, so that export can find it without --data.
         outcome.study.set_user_attr(DATA_ATTR, dataset.load_spec)

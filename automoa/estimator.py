@@ -19,7 +19,7 @@ from automoa.data import validation as v
 from automoa.data.arrays import TARGET_PREFIX, as_frame
 from automoa.exceptions import StudyError
 from automoa.metrics import mean_columnwise_log_loss
-from automoa.search.controller import TrialEvent
+from automoa.search.settings import TrialEvent
 
 #: The checks of ``sklearn.utils.estimator_checks`` this estimator does not pass, and why: the
 #: targets of a multi-label indicator estimator are 0/1 columns, so checks that fit arbitrary

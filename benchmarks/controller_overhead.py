@@ -19,6 +19,7 @@ import optuna
 
 from automoa.data import load, make_moa_like
 from automoa.search.controller import run_search
+from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 
@@ -46,9 +47,11 @@ def measure(dataset, trials: int, workdir: Path) -> dict[str, float]:
         dataset,
         location,
         load_space(space_path),
-        budget_seconds=3600,
-        max_trials=trials,
-        on_start=lambda meta, n: marks.setdefault("start", time.perf_counter()),
+        SearchSettings(
+            budget_seconds=3600,
+            max_trials=trials,
+            on_start=lambda meta, n: marks.setdefault("start", time.perf_counter()),
+        ),
     )
     end = time.perf_counter()
     study = optuna.load_study(study_name="overhead", storage=location.storage)

@@ -21,6 +21,7 @@ import yaml
 from automoa.data import load, make_moa_like
 from automoa.deadline import parse_duration
 from automoa.search.controller import run_search
+from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 
@@ -36,7 +37,9 @@ def without_steps(space_name: str, workdir: Path):
 
 
 def best(dataset, space, budget: float, workdir: Path, name: str):
-    outcome = run_search(dataset, resolve_location(name, workdir), space, budget_seconds=budget)
+    outcome = run_search(
+        dataset, resolve_location(name, workdir), space, SearchSettings(budget_seconds=budget)
+    )
     complete = [
         t for t in outcome.study.trials if t.value is not None and t.state.name == "COMPLETE"
     ]

@@ -28,6 +28,7 @@ from automoa.data import load, make_moa_like
 from automoa.folds import fold_indices, make_folds
 from automoa.preprocessing import prepare_fold
 from automoa.search.controller import run_search
+from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 
@@ -80,8 +81,7 @@ def cache_search(dataset, trials: int, workdir: Path) -> dict[str, object]:
         dataset,
         resolve_location("bench", workdir),
         load_space(space_path),
-        budget_seconds=3600,
-        max_trials=trials,
+        SearchSettings(budget_seconds=3600, max_trials=trials),
     )
     seconds = time.perf_counter() - started
     stats = outcome.cache_stats

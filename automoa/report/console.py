@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from automoa.deadline import format_duration
-from automoa.search.controller import TrialEvent
+from automoa.search.settings import TrialEvent
 from automoa.search.study import StudyMeta
 
 

@@ -6,7 +6,7 @@ import contextlib
 import platform
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +26,14 @@ from automoa.search.artifacts import (
     save_array,
     save_fold_models_artifact,
 )
-from automoa.search.callbacks import StudyCallback, run_callbacks
+from automoa.search.callbacks import run_callbacks
 from automoa.search.checkpoints import FoldCheckpoints
 from automoa.search.cost import CostModel, DataShape
 from automoa.search.objective import TrialStopped, check_time_left, data_key, evaluate
 from automoa.search.owner import this_process
 from automoa.search.pruning import FoldHalvingPruner, is_seed_sibling
 from automoa.search.record import TrialRecord
+from automoa.search.settings import SearchSettings, TrialEvent
 from automoa.search.storage import Heartbeat, fail_dead_trials
 from automoa.search.study import StudyLocation, StudyMeta, open_study
 from automoa.spaces import (
@@ -78,19 +79,6 @@ def trial_cap_seconds(budget_seconds: float, first_trial: bool = False) -> float
 
 def _has_result(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-
-
-@dataclass(frozen=True)
-class TrialEvent:
-    """What the progress display hears after each trial."""
-
-    number: int
-    state: str
-    family: str
-    value: float | None
-    seconds: float
-    reason: str | None
-    best_value: float | None
 
 
 @dataclass(frozen=True)
@@ -454,18 +442,10 @@ def run_search(
     dataset: Dataset,
     location: StudyLocation,
     space: SearchSpace,
+    settings: SearchSettings,
     *,
-    budget_seconds: float,
-    n_splits: int = 5,
-    seed: int = 0,
-    device: str = "cpu",
-    max_trials: int | None = None,
-    on_start: Callable[[StudyMeta, int], None] | None = None,
-    on_trial: Callable[[TrialEvent], None] | None = None,
-    keep_models: bool = False,
     total_trials: int | None = None,
     worker: int = 0,
-    callbacks: Sequence[StudyCallback] = (),
 ) -> SearchOutcome:
     """Search pipelines for ``dataset`` until the budget or the trial count is spent.
 
@@ -480,18 +460,8 @@ def run_search(
         space: the search space (must match the study's when resuming); it is first bound to
             the data (:func:`~automoa.spaces.bind_data`), and the bound space is what the study
             stores.
-        budget_seconds: wall clock for this invocation, study set-up included.
-        n_splits: number of folds (fixed at study creation).
-        seed: the study seed (folds, sampler, model seeds).
-        device: ``cpu`` or ``cuda`` for families that can use it.
-        max_trials: stop after this many new trials.
-        on_start: called once with the study facts and the number of trials started before
-            this run (queued, never-started trials not counted).
-        on_trial: called after every trial.
-        callbacks: Optuna-style callbacks, each called as ``callback(study, frozen_trial)``
-            after every trial this process ran (e.g. optuna-integration's ``MLflowCallback``).
-        keep_models: save every complete trial's fitted fold models as an artifact (export
-            then ships them instead of re-training; costs disk space).
+        settings: budget, folds, seed, device, trial limit, kept models and hooks (the
+            callbacks are called after every trial this process ran).
         total_trials: stop once the study holds this many started trials (all workers
             together; workers sharing a study use it for a common trial count).
         worker: this worker's index among those sharing the study (offsets the sampler seed).
@@ -499,16 +469,19 @@ def run_search(
     Returns:
         The outcome.
     """
-    deadline = Deadline(budget_seconds)
+    deadline = Deadline(settings.budget_seconds)
     started = time.perf_counter()
-    study, meta, created, space = prepare_study(dataset, location, space, n_splits, seed, deadline)
+    seed = settings.seed
+    study, meta, created, space = prepare_study(
+        dataset, location, space, settings.n_splits, seed, deadline
+    )
     n_existing = len(study.get_trials(deepcopy=False))
     # The sampler's seed depends on the trial count, known only once the study is open, and on
     # the worker, so that workers sharing a study do not draw the same configurations.
     study.sampler = make_sampler(seed + WORKER_SEED_STRIDE * worker, n_existing)
     study.pruner = make_pruner(int(meta.folds.max()) + 1)
-    if on_start is not None:
-        on_start(meta, started_trials(study))  # queued first trials are not "existing" ones
+    if settings.on_start is not None:
+        settings.on_start(meta, started_trials(study))  # queued first trials are not "existing"
 
     cache = StepCache(location.cache_dir)
     objective = Objective(
@@ -518,9 +491,9 @@ def run_search(
         location.open_artifacts(),
         deadline,
         seed,
-        device,
+        settings.device,
         cache,
-        keep_models,
+        settings.keep_models,
     )
     shape = DataShape.of(dataset, n_splits=int(meta.folds.max()) + 1)
     queue = first_trials(space, shape)
@@ -530,7 +503,7 @@ def run_search(
     stopped_by = "budget"
     best = best_value(study)
     while True:
-        if max_trials is not None and trials_run >= max_trials:
+        if settings.max_trials is not None and trials_run >= settings.max_trials:
             stopped_by = "trials"
             break
         if total_trials is not None and started_trials(study) >= total_trials:
@@ -558,8 +531,8 @@ def run_search(
         trials_run += 1
         if value is not None and (best is None or value < best):
             best = value
-        if on_trial is not None:
-            on_trial(
+        if settings.on_trial is not None:
+            settings.on_trial(
                 TrialEvent(
                     trial.number,
                     run.state.name,
@@ -570,8 +543,8 @@ def run_search(
                     best,
                 )
             )
-        if callbacks:
-            run_callbacks(callbacks, study, trial_by_number(study, trial.number))
+        if settings.callbacks:
+            run_callbacks(settings.callbacks, study, trial_by_number(study, trial.number))
         if stopped_by == "interrupted":
             break
         # A trial too slow for the time left does not end the search (it was stopped before

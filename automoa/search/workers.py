@@ -9,6 +9,7 @@ deadline; a common trial count is shared through the study itself.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -23,15 +24,10 @@ from automoa.deadline import Deadline
 from automoa.exceptions import AutomoaError, StudyError
 from automoa.preprocessing.cache import CacheStats
 from automoa.search.callbacks import StudyCallback, run_callbacks
-from automoa.search.controller import (
-    SearchOutcome,
-    TrialEvent,
-    prepare_study,
-    run_search,
-    started_trials,
-)
+from automoa.search.controller import SearchOutcome, prepare_study, run_search, started_trials
 from automoa.search.record import TrialRecord
-from automoa.search.study import StudyLocation, StudyMeta
+from automoa.search.settings import SearchSettings, TrialEvent
+from automoa.search.study import StudyLocation
 from automoa.spaces import SearchSpace, space_from_json
 from automoa.threads import environment, worker_environment
 
@@ -45,7 +41,8 @@ def _worker(
     location: StudyLocation,
     space_json: str,
     deadline_epoch: float,
-    options: dict[str, Any],
+    settings: SearchSettings,
+    total_trials: int | None,
     errors: Any,
 ) -> None:
     """One worker process: the search loop until the common deadline."""
@@ -54,9 +51,10 @@ def _worker(
             dataset,
             location,
             space_from_json(space_json),
-            budget_seconds=max(0.0, deadline_epoch - time.time()),
+            # The time left when this process gets going: spawning and imports count.
+            dataclasses.replace(settings, budget_seconds=max(0.0, deadline_epoch - time.time())),
+            total_trials=total_trials,
             worker=index,
-            **options,
         )
     except KeyboardInterrupt:
         pass  # the running trial is recorded as interrupted by the loop itself
@@ -108,17 +106,9 @@ def run_workers(
     dataset: Dataset,
     location: StudyLocation,
     space: SearchSpace,
+    settings: SearchSettings,
     *,
     n_workers: int,
-    budget_seconds: float,
-    n_splits: int = 5,
-    seed: int = 0,
-    device: str = "cpu",
-    max_trials: int | None = None,
-    keep_models: bool = False,
-    on_start: Callable[[StudyMeta, int], None] | None = None,
-    on_trial: Callable[[TrialEvent], None] | None = None,
-    callbacks: Sequence[StudyCallback] = (),
 ) -> SearchOutcome:
     """Search with ``n_workers`` processes on one study until the budget or trial count is spent.
 
@@ -126,18 +116,11 @@ def run_workers(
         dataset: the data.
         location: the study's storage and artifact directory (every worker reaches them).
         space: the search space.
+        settings: the search's options; ``budget_seconds`` is the wall clock for the whole
+            call, ``max_trials`` counts the new trials of all workers together, and the hooks
+            and callbacks are called in the parent for every trial that finishes (so they need
+            not be picklable).
         n_workers: worker processes (each gets ``cores // n_workers`` threads).
-        budget_seconds: wall clock for the whole call.
-        n_splits: folds (fixed at study creation).
-        seed: the study seed.
-        device: passed to the families.
-        max_trials: new trials for all workers together.
-        keep_models: keep every complete trial's fold models.
-        on_start: called once with the study facts and the number of trials started before
-            this run.
-        on_trial: called for every trial that finishes, in the parent.
-        callbacks: Optuna-style ``callback(study, frozen_trial)`` for every trial that
-            finishes, in the parent (they need not be picklable).
 
     Returns:
         The outcome (``trials_run`` counts every worker's trials).
@@ -146,21 +129,22 @@ def run_workers(
         StudyError: a worker failed before any trial could run.
     """
     started = time.perf_counter()
-    deadline_epoch = time.time() + budget_seconds
+    deadline_epoch = time.time() + settings.budget_seconds
     study, meta, created, _ = prepare_study(
-        dataset, location, space, n_splits, seed, Deadline(budget_seconds)
+        dataset,
+        location,
+        space,
+        settings.n_splits,
+        settings.seed,
+        Deadline(settings.budget_seconds),
     )
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    if on_start is not None:
-        on_start(meta, started_trials(study))  # queued first trials are not "existing" ones
+    if settings.on_start is not None:
+        settings.on_start(meta, started_trials(study))  # queued first trials are not "existing"
+    max_trials = settings.max_trials
     total = None if max_trials is None else started_trials(study) + max_trials
-    options = {
-        "n_splits": n_splits,
-        "seed": seed,
-        "device": device,
-        "keep_models": keep_models,
-        "total_trials": total,
-    }
+    # The workers get no hooks (the parent calls them) and count trials through the study.
+    worker_settings = settings.for_worker(settings.budget_seconds)
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
     processes = []
@@ -168,7 +152,16 @@ def run_workers(
         for index in range(n_workers):
             process = context.Process(
                 target=_worker,
-                args=(index, dataset, location, space.to_json(), deadline_epoch, options, errors),
+                args=(
+                    index,
+                    dataset,
+                    location,
+                    space.to_json(),
+                    deadline_epoch,
+                    worker_settings,
+                    total,
+                    errors,
+                ),
                 name=f"automoa-worker-{index}",
             )
             process.start()
@@ -178,7 +171,7 @@ def run_workers(
     try:
         while any(p.is_alive() for p in processes):
             time.sleep(POLL_SECONDS)
-            trials_run += _report(study, seen, on_trial, callbacks)
+            trials_run += _report(study, seen, settings.on_trial, settings.callbacks)
     except KeyboardInterrupt:
         interrupted = True  # the workers got the same signal and finish their trial's record
     except StudyError as exc:  # a callback failed: stop the workers as Ctrl-C would
@@ -190,7 +183,7 @@ def run_workers(
         process.join()
     if failure is not None:
         raise failure
-    trials_run += _report(study, seen, on_trial, callbacks)
+    trials_run += _report(study, seen, settings.on_trial, settings.callbacks)
     messages = []
     while not errors.empty():
         messages.append(errors.get())

@@ -14,6 +14,7 @@ from automoa.search.artifact_store import AtomicFileSystemArtifactStore
 from automoa.search.artifacts import load_array
 from automoa.search.controller import run_search
 from automoa.search.cost import REFERENCE_SECONDS_PER_UNIT
+from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
 
@@ -26,7 +27,7 @@ def yeast():
 def _search(dataset, tmp_path, space="fast", **kwargs):
     location = resolve_location("s", tmp_path)
     space = space if not isinstance(space, str) else load_space(space)
-    return run_search(dataset, location, space, **{"budget_seconds": 120, **kwargs})
+    return run_search(dataset, location, space, SearchSettings(**{"budget_seconds": 120, **kwargs}))
 
 
 def test_search_beats_prior_and_saves_aligned_oofs(yeast, tmp_path):
@@ -162,7 +163,9 @@ def test_budget_stops_a_running_fit_and_prunes_the_trial(yeast, tmp_path, monkey
 def test_ctrl_c_fails_the_running_trial_and_keeps_finished_ones(yeast, tmp_path):
     _search(yeast, tmp_path / "run", max_trials=1)
     location = resolve_location("other", tmp_path / "run")
-    outcome = run_search(yeast, location, _space(tmp_path, "test_interrupt"), budget_seconds=60)
+    outcome = run_search(
+        yeast, location, _space(tmp_path, "test_interrupt"), SearchSettings(budget_seconds=60)
+    )
     assert outcome.stopped_by == "interrupted"
     (trial,) = outcome.study.trials
     assert trial.state == optuna.trial.TrialState.FAIL
@@ -197,7 +200,7 @@ class _SwallowedInterruptFamily(ModelFamily):
 def test_a_ctrl_c_swallowed_by_a_finalizer_still_stops_the_search(yeast, tmp_path, default_ctrl_c):
     space = _space(tmp_path, "test_swallowed_interrupt")
     location = resolve_location("s", tmp_path / "run")
-    outcome = run_search(yeast, location, space, budget_seconds=60, max_trials=3)
+    outcome = run_search(yeast, location, space, SearchSettings(budget_seconds=60, max_trials=3))
     assert outcome.stopped_by == "interrupted"
     (trial,) = outcome.study.trials  # stopped at the next fold, not at the end of the budget
     assert trial.state == optuna.trial.TrialState.FAIL

@@ -9,6 +9,7 @@ from automoa.search.artifacts import load_array
 from automoa.search.controller import Objective, run_search
 from automoa.search.objective import TrialStopped, evaluate
 from automoa.search.seeds import SEED_STRIDE, seed_groups, train_seed_siblings
+from automoa.search.settings import SearchSettings
 from automoa.search.study import read_meta, resolve_location
 from automoa.spaces import PipelineConfig, load_space, space_from_json
 
@@ -42,7 +43,12 @@ def searched(yeast, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("seeds")
     (tmp / "space.yaml").write_text(SPACE)
     location = resolve_location("s", tmp)
-    run_search(yeast, location, load_space(tmp / "space.yaml"), budget_seconds=120, max_trials=2)
+    run_search(
+        yeast,
+        location,
+        load_space(tmp / "space.yaml"),
+        SearchSettings(budget_seconds=120, max_trials=2),
+    )
     # A pruner that would stop every trial after its first fold: siblings never consult it.
     study = optuna.load_study(
         study_name="s", storage=location.storage, pruner=optuna.pruners.ThresholdPruner(upper=0.0)

@@ -122,6 +122,7 @@ def test_invalid_starts(tmp_path, starts, fragment):
 def test_starts_are_enqueued_first_and_skipped_when_binding_rules_them_out(tmp_path):
     from automoa.data.dataset import Dataset
     from automoa.search.controller import run_search
+    from automoa.search.settings import SearchSettings
     from automoa.search.study import resolve_location
 
     space = load(
@@ -150,7 +151,10 @@ def test_starts_are_enqueued_first_and_skipped_when_binding_rules_them_out(tmp_p
     # The data has no auxiliary targets: `aux` binds to `none`, so the second start is skipped.
     with pytest.warns(UserWarning, match="start 'needs-aux' skipped"):
         outcome = run_search(
-            dataset, location, space, budget_seconds=120, n_splits=3, seed=0, max_trials=2
+            dataset,
+            location,
+            space,
+            SearchSettings(budget_seconds=120, n_splits=3, seed=0, max_trials=2),
         )
     first, second = outcome.study.trials[:2]
     assert first.params == {
