@@ -17,6 +17,7 @@ from automoa.report.leaderboard import leaderboard
 from automoa.report.study_report import ReportFiles, write_report
 from automoa.search.controller import SearchOutcome
 from automoa.search.ensembling import EnsembleReport, stored_ensemble
+from automoa.search.record import TrialRecord
 from automoa.search.study import StudyLocation
 
 
@@ -108,7 +109,7 @@ class SearchResult:
         if not found or found[0].state != optuna.trial.TrialState.COMPLETE:
             state = found[0].state.name if found else "not in the study"
             raise StudyError(f"trial {trial}: {state}; expected a complete trial")
-        artifact = found[0].user_attrs.get("oof_artifact")
+        artifact = TrialRecord.read(found[0]).oof_artifact
         path = None if artifact is None else self.location.open_artifacts().local_path(artifact)
         if path is None:
             raise StudyError(f"trial {trial}: its out-of-fold predictions are not stored")
@@ -159,7 +160,7 @@ class SearchResult:
         if best is not None:
             text += (
                 f"; best CV log loss {best.value:.5f} (trial {best.number}, "
-                f"{best.user_attrs.get('family', '?')})"
+                f"{TrialRecord.read(best).family or '?'})"
             )
         ensemble = self.ensemble
         if ensemble is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from automoa.search.record import TrialRecord
 from automoa.search.study import resolve_location
 
 
@@ -32,15 +33,16 @@ def _load(run: Path, study_name: str) -> list[FrozenTrial]:
 
 
 def _key(trial: FrozenTrial) -> tuple:
-    folds = len(trial.user_attrs.get("fold_scores") or [])
+    folds = len(TrialRecord.read(trial).fold_scores or [])
     return (trial.params, trial.state, folds, trial.value)
 
 
 def _describe(trial: FrozenTrial) -> str:
-    folds = len(trial.user_attrs.get("fold_scores") or [])
+    record = TrialRecord.read(trial)
+    folds = len(record.fold_scores or [])
     value = "-" if trial.value is None else f"{trial.value:.5f}"
-    reason = trial.user_attrs.get("prune_reason", "")
-    family = trial.user_attrs.get("family", "?")
+    reason = record.prune_reason or ""
+    family = record.family or "?"
     return f"{family}, {trial.state.name.lower()}, {folds} folds, {value}" + (
         f" ({reason})" if reason else ""
     )

@@ -19,6 +19,7 @@ import optuna
 
 from automoa.data import load, make_moa_like
 from automoa.search.controller import run_search
+from automoa.search.record import TrialRecord
 from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
@@ -55,7 +56,7 @@ def measure(dataset, trials: int, workdir: Path) -> dict[str, float]:
     )
     end = time.perf_counter()
     study = optuna.load_study(study_name="overhead", storage=location.storage)
-    fit_seconds = sum(t.user_attrs.get("fit_seconds", 0.0) for t in study.trials)
+    fit_seconds = sum(TrialRecord.read(t).fit_seconds or 0.0 for t in study.trials)
     loop_seconds = end - marks["start"]
     return {
         "trials": len(study.trials),

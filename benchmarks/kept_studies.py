@@ -12,6 +12,7 @@ from automoa.benchmark.runner import kept_run_task
 from automoa.benchmark.tasks import BenchmarkTask, default_datasets_dir
 from automoa.metrics import mean_columnwise_log_loss
 from automoa.search.ensembling import Candidate, ensemble_candidates
+from automoa.search.record import TrialRecord
 from automoa.search.study import resolve_location
 
 
@@ -43,7 +44,7 @@ def load_kept(run: Path, study_name: str, cache: Path) -> KeptStudy:
     artifacts = location.open_artifacts()
     candidates = ensemble_candidates(study, artifacts, task.train.Y.shape)
     tests = [
-        np.load(artifacts.local_path(c.trial.user_attrs["test_artifact"]), allow_pickle=False)
+        np.load(artifacts.local_path(TrialRecord.read(c.trial).test_artifact), allow_pickle=False)
         for c in candidates
     ]
     return KeptStudy(task, study, candidates, [c.oof(False) for c in candidates], tests)

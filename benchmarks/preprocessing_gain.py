@@ -21,6 +21,7 @@ import yaml
 from automoa.data import load, make_moa_like
 from automoa.deadline import parse_duration
 from automoa.search.controller import run_search
+from automoa.search.record import TrialRecord
 from automoa.search.settings import SearchSettings
 from automoa.search.study import resolve_location
 from automoa.spaces import load_space
@@ -44,7 +45,7 @@ def best(dataset, space, budget: float, workdir: Path, name: str):
         t for t in outcome.study.trials if t.value is not None and t.state.name == "COMPLETE"
     ]
     top = min(complete, key=lambda t: t.value)
-    steps = [s.get("id") or s["name"] for s in top.user_attrs["config"]["preprocessing"]]
+    steps = [s.get("id") or s["name"] for s in TrialRecord.read(top).config["preprocessing"]]
     return outcome.meta.prior_cv_log_loss, top.value, len(outcome.study.trials), steps
 
 

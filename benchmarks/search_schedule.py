@@ -27,12 +27,13 @@ import numpy as np
 import optuna
 
 from automoa.search.pruning import rung_counts
+from automoa.search.record import TrialRecord
 from automoa.search.study import resolve_location, search_runs
 
 
 def _analyse(study: optuna.Study, n_splits: int) -> list[str]:
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-    ran = [t for t in trials if t.user_attrs.get("fold_seconds")]
+    ran = [t for t in trials if TrialRecord.read(t).fold_seconds]
     sampled = [t for t in ran if "fixed_params" not in t.system_attrs]
     lines = [
         f"- trials: {len(trials)} finished; {len(ran)} configurations scored on at least one "
@@ -49,8 +50,9 @@ def _analyse(study: optuna.Study, n_splits: int) -> list[str]:
     ]
     errors, relative = [], []
     for trial in ran:
-        seconds = trial.user_attrs["fold_seconds"]
-        predicted_fold = trial.user_attrs.get("predicted_fold_seconds")
+        record = TrialRecord.read(trial)
+        seconds = record.fold_seconds
+        predicted_fold = record.predicted_fold_seconds
         if predicted_fold is None:
             continue
         predicted = predicted_fold * len(seconds)
@@ -58,7 +60,7 @@ def _analyse(study: optuna.Study, n_splits: int) -> list[str]:
         errors.append(abs(predicted - actual))
         relative.append(abs(np.log(max(predicted, 1e-3) / max(actual, 1e-3))))
         lines.append(
-            f"| {trial.number} | {trial.user_attrs.get('family', '?')} | {trial.state.name} | "
+            f"| {trial.number} | {record.family or '?'} | {trial.state.name} | "
             f"{len(seconds)} | {predicted:.1f} | {actual:.1f} | {predicted - actual:+.1f} |"
         )
     if errors:

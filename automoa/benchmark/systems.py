@@ -197,6 +197,7 @@ def run_automoa(
     """``automoa.search`` on the training rows within the budget (the ensemble included)."""
     import pandas as pd
 
+    from automoa.search.record import TrialRecord
     from automoa.search.study import resolve_location
 
     train = task.train
@@ -229,7 +230,7 @@ def run_automoa(
     )
     anytime, best = [], float("inf")
     for trial in complete:
-        path = artifacts.local_path(trial.user_attrs.get("test_artifact", ""))
+        path = artifacts.local_path(TrialRecord.read(trial).test_artifact or "")
         if trial.value < best and path is not None:
             best = trial.value
             seconds = (trial.datetime_complete - started).total_seconds()

@@ -48,6 +48,7 @@ from automoa.search.ensembling import (
     submission_path,
 )
 from automoa.search.objective import evaluate
+from automoa.search.record import TrialRecord
 from automoa.search.study import StudyLocation, read_meta_for
 
 #: Called as (folds done, folds in all, what is being done) while members are re-trained.
@@ -220,7 +221,7 @@ def export_bundle(
 
 def _kept_models(trial: optuna.trial.FrozenTrial, artifacts: StudyArtifacts) -> Path | None:
     """The fold-model archive the search kept for ``trial``, if any (as a local file)."""
-    artifact = trial.user_attrs.get("models_artifact")
+    artifact = TrialRecord.read(trial).models_artifact
     return artifacts.local_path(artifact) if artifact else None
 
 
@@ -301,8 +302,9 @@ def export_member(
     """
     started = time.perf_counter()
     artifacts = location.open_artifacts()
-    config = PipelineConfig.from_dict(trial.user_attrs["config"])
-    seed = int(trial.user_attrs.get("seed", 0))
+    record = TrialRecord.read(trial)
+    config = PipelineConfig.from_dict(record.config)
+    seed = int(record.seed or 0)
     kept = _kept_models(trial, artifacts)
     if kept is not None:
         shutil.copyfile(kept, path)
@@ -320,7 +322,7 @@ def export_member(
             dataset,
             fold_of,
             seed=seed,
-            device=device or trial.user_attrs.get("device", "cpu"),
+            device=device or record.device or "cpu",
             keep_models=True,
             reporter=report,
         )
@@ -328,7 +330,7 @@ def export_member(
         save_fold_models(path, result.fold_models, info)
         source = "retrained"
     _, fold_models = load_fold_models(path)  # check what is shipped, as it will be loaded
-    recorded_path = artifacts.local_path(trial.user_attrs["oof_artifact"])
+    recorded_path = artifacts.local_path(record.oof_artifact)
     if recorded_path is None:
         raise BundleError(
             f"trial {trial.number}: its out-of-fold artifact is missing from {artifacts.spec}"
@@ -389,8 +391,8 @@ def _manifest(
                 "file": name,
                 "family": m.family,
                 "weight": m.weight,
-                "config": trials[m.trial].user_attrs["config"],
-                "seed": int(trials[m.trial].user_attrs.get("seed", 0)),
+                "config": TrialRecord.read(trials[m.trial]).config,
+                "seed": int(TrialRecord.read(trials[m.trial]).seed or 0),
                 "cv_log_loss": trials[m.trial].value,
                 "source": m.source,
                 "oof_max_abs_diff": m.max_abs_diff,

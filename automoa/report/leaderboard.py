@@ -8,6 +8,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from automoa.search.record import TrialRecord
 from automoa.search.study import read_meta
 
 LEADERBOARD_COLUMNS = ["rank", "trial", "family", "cv_log_loss", "fold_std", "seconds", "state"]
@@ -30,20 +31,21 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        attrs = trial.user_attrs
+        record = TrialRecord.read(trial)
         # A queued trial has no params yet, only the values it was enqueued with.
         params = trial.params or trial.system_attrs.get("fixed_params", {})
+        family = params.get("model.family", "?") if record.family is None else record.family
         rows.append(
             {
                 "trial": trial.number,
-                "family": attrs.get("family", params.get("model.family", "?")),
+                "family": family,
                 # Only a trial that finished every fold has a CV score (a pruned trial's value
                 # is Optuna's last intermediate value: a partial CV, not comparable).
                 "cv_log_loss": _finite(trial.value) if _complete(trial) else None,
-                "fold_std": attrs.get("cv_std"),
-                "seconds": attrs.get("seconds"),
+                "fold_std": record.cv_std,
+                "seconds": record.seconds,
                 "state": trial.state.name,
-                "reason": attrs.get("failure_reason") or attrs.get("prune_reason"),
+                "reason": record.reason,
             }
         )
     frame = pd.DataFrame(rows, columns=[*LEADERBOARD_COLUMNS[1:], "reason"])
@@ -79,7 +81,7 @@ def status(study: optuna.Study) -> dict[str, Any]:
         best = {
             "value": best_trial.value,
             "number": best_trial.number,
-            "family": best_trial.user_attrs.get("family"),
+            "family": TrialRecord.read(best_trial).family,
             "params": best_trial.params,
         }
     return {
@@ -92,17 +94,19 @@ def status(study: optuna.Study) -> dict[str, Any]:
         "metric": meta.metric,
         "n_splits": meta.n_splits,
         "space": meta.space_name,
-        "trials": [
-            {
-                "number": t.number,
-                "state": t.state.name,
-                "value": _finite(t.value) if _complete(t) else None,
-                "family": t.user_attrs.get("family"),
-                "seconds": t.user_attrs.get("seconds"),
-                "params": t.params,
-                "fold_scores": t.user_attrs.get("fold_scores"),
-                "reason": t.user_attrs.get("failure_reason") or t.user_attrs.get("prune_reason"),
-            }
-            for t in trials
-        ],
+        "trials": [_status_row(t) for t in trials],
+    }
+
+
+def _status_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    record = TrialRecord.read(trial)
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": _finite(trial.value) if _complete(trial) else None,
+        "family": record.family,
+        "seconds": record.seconds,
+        "params": trial.params,
+        "fold_scores": record.fold_scores,
+        "reason": record.reason,
     }

@@ -22,6 +22,7 @@ from automoa.exceptions import AutomoaError, StudyError
 from automoa.metrics import columnwise_log_loss
 from automoa.search.artifact_store import StudyArtifacts
 from automoa.search.ensembling import EnsembleReport, stored_combiner, stored_ensemble
+from automoa.search.record import TrialRecord
 from automoa.search.study import StudyLocation
 
 MAX_PARAMS_SHOWN = 6
@@ -95,12 +96,12 @@ def key_params(params: dict[str, Any], limit: int = MAX_PARAMS_SHOWN) -> str:
 def family_of(trial: FrozenTrial) -> str:
     """The trial's model family (also for queued trials, from their enqueued parameters)."""
     params = trial.params or trial.system_attrs.get("fixed_params", {})
-    return str(trial.user_attrs.get("family") or params.get("model.family") or "?")
+    return str(TrialRecord.read(trial).family or params.get("model.family") or "?")
 
 
 def trial_seconds(trial: FrozenTrial) -> float | None:
     """The trial's recorded wall time, else the time between its start and its end."""
-    seconds = trial.user_attrs.get("seconds")
+    seconds = TrialRecord.read(trial).seconds
     if isinstance(seconds, int | float) and math.isfinite(seconds):
         return float(seconds)
     if trial.datetime_start is not None and trial.datetime_complete is not None:
@@ -194,7 +195,7 @@ def family_importances(
 
 
 def _load_oof(artifacts: StudyArtifacts, trial: FrozenTrial) -> np.ndarray | None:
-    artifact = trial.user_attrs.get("oof_artifact")
+    artifact = TrialRecord.read(trial).oof_artifact
     if not artifact:
         return None
     path = artifacts.local_path(artifact)

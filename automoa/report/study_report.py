@@ -57,6 +57,7 @@ from automoa.report.study_facts import (
     trial_seconds,
 )
 from automoa.search.ensembling import EnsembleReport
+from automoa.search.record import TrialRecord
 from automoa.search.study import (
     DATA_ATTR,
     StudyLocation,
@@ -226,7 +227,7 @@ def _leaderboard(trials: Sequence[FrozenTrial]) -> Section:
     ranked = sorted(complete_trials(trials), key=lambda t: (t.value, t.number))
     rows = []
     for rank, trial in enumerate(ranked[:LEADERBOARD_ROWS], start=1):
-        std = trial.user_attrs.get("cv_std")
+        std = TrialRecord.read(trial).cv_std
         loss = _fmt(trial.value)
         if isinstance(std, int | float) and math.isfinite(std):
             loss += f" ± {std:.5f}"

@@ -1,10 +1,13 @@
 """TrialRecord: the typed trial user attributes, and the format they are stored in."""
 
+import ast
 import dataclasses
+from pathlib import Path
 
 import optuna
 import pytest
 
+import automoa
 from automoa.search.record import TrialRecord
 
 #: A trial's attributes as automoa has always stored them: attribute name -> JSON value.
@@ -130,3 +133,53 @@ def test_the_reason_is_the_failure_else_the_prune_reason():
     assert TrialRecord(failure_reason="boom", prune_reason="pruned").reason == "boom"
     assert TrialRecord(prune_reason="pruned").reason == "pruned"
     assert TrialRecord(failure_reason="", prune_reason="pruned").reason == "pruned"
+
+
+#: Receivers of ``user_attrs`` / ``set_user_attr`` that are studies (study attributes are
+#: StudyMeta's and friends', not TrialRecord's); anything else is taken for a trial.
+STUDY_RECEIVERS = {"study", "self.study", "outcome.study", "opened"}
+
+
+def _trial_attribute_uses(path):
+    """``(line, source)`` of each place in ``path`` that touches trial user attributes directly."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            by_id = node.attr in ("set_trial_user_attr", "get_trial_user_attrs")
+            on_trial = node.attr in ("user_attrs", "set_user_attr") and (
+                ast.unparse(node.value) not in STUDY_RECEIVERS
+            )
+            if by_id or on_trial:
+                yield node.lineno, ast.unparse(node)
+        # e.g. enqueue_trial(params, user_attrs={"seed": 1}): TrialRecord(...).attrs() instead
+        elif (
+            isinstance(node, ast.keyword)
+            and node.arg == "user_attrs"
+            and isinstance(node.value, ast.Dict)
+        ):
+            yield node.lineno, ast.unparse(node)
+
+
+def test_only_the_record_touches_trial_user_attributes():
+    package = Path(automoa.__file__).parent
+    record = package / "search" / "record.py"
+    found = [
+        f"{path.relative_to(package.parent)}:{line}: {source}"
+        for path in sorted(package.rglob("*.py"))
+        if path != record
+        for line, source in _trial_attribute_uses(path)
+    ]
+    assert found == [], "read and write trial attributes through TrialRecord:\n" + "\n".join(found)
+
+
+def test_the_scan_sees_trial_attribute_uses(tmp_path):
+    path = tmp_path / "module.py"
+    path.write_text(
+        "trial.user_attrs.get('seed')\n"
+        "trial.set_user_attr('seed', 1)\n"
+        "storage.set_trial_user_attr(1, 'seed', 1)\n"
+        "study.enqueue_trial({}, user_attrs={'seed_of': 1})\n"
+        "study.user_attrs.get('automoa')\n"  # a study attribute: fine
+        "study.enqueue_trial({}, user_attrs=record.attrs())\n"  # fine
+    )
+    assert sorted(line for line, _ in _trial_attribute_uses(path)) == [1, 2, 3, 4]
