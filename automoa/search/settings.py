@@ -57,15 +57,14 @@ class SearchSettings:
     on_trial: Callable[[TrialEvent], None] | None = None
     callbacks: Sequence[StudyCallback] = ()
 
-    def for_worker(self, budget_seconds: float) -> SearchSettings:
-        """These settings for a worker process: its budget, no trial limit and no hooks.
+    def for_worker(self) -> SearchSettings:
+        """These settings for a worker process: no trial limit and no hooks.
 
         The parent counts trials for all workers together and calls the hooks itself (they
-        need not be picklable).
+        need not be picklable); each worker sets its own budget from the common deadline.
         """
         return replace(
             self,
-            budget_seconds=budget_seconds,
             max_trials=None,
             on_start=None,
             on_trial=None,

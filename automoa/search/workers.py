@@ -144,7 +144,7 @@ def run_workers(
     max_trials = settings.max_trials
     total = None if max_trials is None else started_trials(study) + max_trials
     # The workers get no hooks (the parent calls them) and count trials through the study.
-    worker_settings = settings.for_worker(settings.budget_seconds)
+    worker_settings = settings.for_worker()
     context = multiprocessing.get_context("spawn")
     errors = context.Queue()
     processes = []
